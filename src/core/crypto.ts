@@ -1,0 +1,61 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
+
+/** Keys derived once from OTPD_SECRET; each purpose gets its own key. */
+export interface Keyring {
+  /** HMAC key for stored OTP codes. */
+  codeKey: Buffer;
+  /** AES-256-GCM key for the recoverable copies (code, message text). */
+  encryptionKey: Buffer;
+}
+
+export function deriveKeyring(secret: string): Keyring {
+  const derive = (info: string) =>
+    Buffer.from(hkdfSync('sha256', secret, 'otpd', info, 32) as ArrayBuffer);
+  return { codeKey: derive('otp-code-hmac-v1'), encryptionKey: derive('aes-gcm-v1') };
+}
+
+/** HMAC of a code, bound to its OTP id so equal codes never hash alike. */
+export function hashCode(keyring: Keyring, otpId: string, code: string): string {
+  return createHmac('sha256', keyring.codeKey).update(`${otpId}:${code}`).digest('base64url');
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Constant-time equality of two strings (time depends only on the length). */
+export function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  if (ab.length !== bb.length) {
+    timingSafeEqual(ab, ab);
+    return false;
+  }
+  return timingSafeEqual(ab, bb);
+}
+
+/** AES-256-GCM with the record id as associated data: a ciphertext cannot be moved. */
+export function encrypt(keyring: Keyring, plaintext: string, aad: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyring.encryptionKey, iv);
+  cipher.setAAD(Buffer.from(aad));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return `v1.${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url')}`;
+}
+
+export function decrypt(keyring: Keyring, sealed: string, aad: string): string {
+  if (!sealed.startsWith('v1.')) throw new Error('unknown ciphertext version');
+  const raw = Buffer.from(sealed.slice(3), 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', keyring.encryptionKey, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(aad));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+}

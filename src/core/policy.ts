@@ -1,0 +1,110 @@
+import { CODE_SPECS, type CodeType } from './codes.js';
+import { invalid } from './errors.js';
+import { checkOtpTemplate } from './message.js';
+
+export const CHANNELS = ['sms', 'whatsapp', 'voice', 'rcs'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const ENVIRONMENTS = ['sandbox', 'live'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** The named limit scopes; each is the `scope` of its 429. */
+export const LIMIT_SCOPES = [
+  'phone_hour',
+  'phone_day',
+  'key_minute',
+  'key_day',
+  'ip_hour',
+  'sms_phone_template_hour',
+  'sms_key_day',
+] as const;
+export type LimitScope = (typeof LIMIT_SCOPES)[number];
+
+export interface Limit {
+  max: number;
+  /** Window length in seconds. */
+  window: number;
+}
+export type Limits = Record<LimitScope, Limit>;
+
+export const DEFAULT_LIMITS: Limits = {
+  phone_hour: { max: 5, window: 3600 },
+  phone_day: { max: 10, window: 86400 },
+  key_minute: { max: 100, window: 60 },
+  key_day: { max: 10000, window: 86400 },
+  ip_hour: { max: 10, window: 3600 },
+  sms_phone_template_hour: { max: 3, window: 3600 },
+  sms_key_day: { max: 1000, window: 86400 },
+};
+
+/** Bounds an app may set a limit within: a window of 1 s–7 days, max 1–1,000,000. */
+export const LIMIT_BOUNDS = { maxMin: 1, maxMax: 1_000_000, windowMin: 1, windowMax: 604800 };
+
+/** The OTP policy of an app; every field is also a column of `apps`. */
+export interface AppPolicy {
+  code_type: CodeType;
+  code_length: number;
+  /** Seconds a code lives, 60–86400. */
+  expiry: number;
+  /** Verification attempts per code, 1–10. */
+  max_attempts: number;
+  /** Seconds between sends of one code, 0–3600. */
+  resend_cooldown: number;
+  channels: Channel[];
+  default_channel: Channel;
+  /** ISO country used to read national numbers; null means E.164 only. */
+  default_country: string | null;
+  sender_id: string | null;
+  /** Message template with {code}, {minutes} and {app}. */
+  message: string;
+  /** ISO countries codes may be sent to; null means all. */
+  allowed_countries: string[] | null;
+  /** Whether a send may carry its own `code`. */
+  allow_custom_code: boolean;
+  /** Overrides of DEFAULT_LIMITS, by scope. */
+  limits: Partial<Limits>;
+}
+
+export const DEFAULT_MESSAGE = 'Your {app} verification code is {code}. It expires in {minutes} minutes.';
+
+export const DEFAULT_POLICY: AppPolicy = {
+  code_type: 'numeric',
+  code_length: 6,
+  expiry: 300,
+  max_attempts: 3,
+  resend_cooldown: 60,
+  channels: ['sms', 'whatsapp', 'voice', 'rcs'],
+  default_channel: 'sms',
+  default_country: null,
+  sender_id: null,
+  message: DEFAULT_MESSAGE,
+  allowed_countries: null,
+  allow_custom_code: false,
+  limits: {},
+};
+
+export const BOUNDS = {
+  expiry: { min: 60, max: 86400 },
+  max_attempts: { min: 1, max: 10 },
+  resend_cooldown: { min: 0, max: 3600 },
+  message: { maxLength: 640 },
+};
+
+export function effectiveLimits(policy: AppPolicy): Limits {
+  return { ...DEFAULT_LIMITS, ...policy.limits };
+}
+
+/** Checks the cross-field rules that a JSON schema cannot express. */
+export function checkPolicy(policy: AppPolicy): void {
+  const spec = CODE_SPECS[policy.code_type];
+  if (policy.code_length < spec.min || policy.code_length > spec.max) {
+    throw invalid(
+      'code_length',
+      `code_length must be ${spec.min}–${spec.max} for ${policy.code_type} codes.`,
+    );
+  }
+  if (!policy.channels.includes(policy.default_channel)) {
+    throw invalid('default_channel', 'default_channel must be one of the app\'s channels.');
+  }
+  checkOtpTemplate(policy.message);
+}
