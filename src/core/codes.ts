@@ -6,17 +6,18 @@ export type CodeType = (typeof CODE_TYPES)[number];
 /** Alphabet and allowed length range per code type. */
 export const CODE_SPECS: Record<
   CodeType,
-  { alphabet: string; min: number; max: number; sandbox: string }
+  { alphabet: string; min: number; max: number; default: number; sandbox: string }
 > = {
-  numeric: { alphabet: '0123456789', min: 4, max: 8, sandbox: '12345678' },
+  numeric: { alphabet: '0123456789', min: 4, max: 8, default: 6, sandbox: '12345678' },
   // Uppercase without the look-alikes 0/O and 1/I.
   alphanumeric: {
     alphabet: 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789',
     min: 6,
     max: 12,
+    default: 8,
     sandbox: 'ABC234DEF567',
   },
-  alphabetic: { alphabet: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', min: 5, max: 10, sandbox: 'ABCDEFGHIJ' },
+  alphabetic: { alphabet: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', min: 5, max: 10, default: 6, sandbox: 'ABCDEFGHIJ' },
 };
 
 /** A code from the CSPRNG: `randomInt` draws each character without modulo bias. */

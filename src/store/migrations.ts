@@ -145,7 +145,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('error', 'text')
         .addColumn('tries', 'integer', (c) => c.notNull())
         .addColumn('next_try_at', 'bigint', (c) => c.notNull())
-        .addColumn('locked_until', 'bigint')
         .addColumn('text_ciphertext', 'text')
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .addColumn('updated_at', 'bigint', (c) => c.notNull())

@@ -112,9 +112,8 @@ export interface MessageTable {
   status: string;
   error: string | null;
   tries: number;
+  /** When a queued message is due, or when a claimed one's lease runs out. */
   next_try_at: Ms;
-  /** A claimed message whose worker died is claimable again after this. */
-  locked_until: Ms | null;
   /** AES-GCM copy of the text; null once the message is terminal. */
   text_ciphertext: string | null;
   created_at: Ms;

@@ -1,0 +1,62 @@
+import type { Context } from '../context.js';
+import { iso } from '../context.js';
+import { decrypt, encrypt } from '../core/crypto.js';
+import { newId } from '../core/ids.js';
+import { insertInboxMessage, listInbox } from '../store/messages.js';
+import type { OutboundMessage, Provider, ProviderResult } from './provider.js';
+
+/**
+ * The built-in provider: messages stay on this machine, in the inbox table
+ * (encrypted at rest), for the dev inbox page and GET /admin/v1/inbox. It is
+ * what sandbox apps and installs without a configured provider use.
+ */
+export class InboxProvider implements Provider {
+  readonly name = 'inbox';
+  readonly channels = ['sms', 'whatsapp', 'voice', 'rcs'] as const;
+
+  constructor(private readonly ctx: Context) {}
+
+  async send(message: OutboundMessage): Promise<ProviderResult> {
+    const id = newId('inb', this.ctx.clock.now());
+    await insertInboxMessage(this.ctx.store.db, {
+      id,
+      message_id: message.id,
+      app_id: message.app_id,
+      phone: message.phone,
+      channel: message.channel,
+      sender_id: message.sender_id,
+      text_ciphertext: encrypt(this.ctx.keyring, message.text, message.id),
+      created_at: this.ctx.clock.now(),
+    });
+    return { provider_message_id: id, status: 'delivered' };
+  }
+}
+
+export interface InboxMessage {
+  id: string;
+  message_id: string;
+  app_id: string;
+  phone: string;
+  channel: string;
+  sender_id: string | null;
+  text: string;
+  created_at: string;
+}
+
+/** What the inbox received, newest first, with the text. */
+export async function readInbox(
+  ctx: Context,
+  filter: { phone?: string; limit: number },
+): Promise<InboxMessage[]> {
+  const rows = await listInbox(ctx.store.db, filter);
+  return rows.map((row) => ({
+    id: row.id,
+    message_id: row.message_id,
+    app_id: row.app_id,
+    phone: row.phone,
+    channel: row.channel,
+    sender_id: row.sender_id,
+    text: decrypt(ctx.keyring, row.text_ciphertext, row.message_id),
+    created_at: iso(row.created_at)!,
+  }));
+}

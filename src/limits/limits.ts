@@ -1,0 +1,93 @@
+import type { Context } from '../context.js';
+import { iso } from '../context.js';
+import { OtpdError } from '../core/errors.js';
+import { type Limit, type LimitScope, type Limits } from '../core/policy.js';
+import type { Db } from '../store/db.js';
+import { readWindows, takeFromWindow } from '../store/rate-limits.js';
+
+/** Who a send is counted against. */
+export interface SendSubject {
+  app_id: string;
+  key_id: string;
+  phone: string;
+  ip?: string | null;
+}
+
+const OTP_SCOPES: LimitScope[] = ['phone_hour', 'phone_day', 'key_minute', 'key_day', 'ip_hour'];
+
+function counterKey(scope: LimitScope, s: SendSubject): string | undefined {
+  switch (scope) {
+    case 'phone_hour':
+    case 'phone_day':
+      return `${scope}:${s.app_id}:${s.phone}`;
+    case 'key_minute':
+    case 'key_day':
+    case 'sms_key_day':
+      return `${scope}:${s.key_id}`;
+    case 'ip_hour':
+      return s.ip ? `${scope}:${s.app_id}:${s.ip}` : undefined;
+    case 'sms_phone_template_hour':
+      return undefined;
+  }
+}
+
+/**
+ * Counts one OTP send (or resend) against every scope, inside the caller's
+ * transaction: if any scope is full the transaction rolls back, so no scope
+ * is charged for a refused send. Each take is a guarded upsert, exact under
+ * parallel requests and across processes.
+ */
+export async function takeSendLimits(db: Db, limits: Limits, subject: SendSubject, now: number): Promise<void> {
+  for (const scope of OTP_SCOPES) {
+    const key = counterKey(scope, subject);
+    if (!key) continue;
+    const limit = limits[scope];
+    const taken = await takeFromWindow(db, key, limit.max, limit.window * 1000, now);
+    if (!taken) {
+      const window = (await readWindows(db, [key])).get(key);
+      const retryAfter = Math.max(1, Math.ceil(((window?.reset_at ?? now) - now) / 1000));
+      throw new OtpdError('RATE_LIMIT_EXCEEDED', `Limit ${scope} (${limit.max} per ${limit.window} s) reached.`, {
+        scope,
+        retry_after: retryAfter,
+      });
+    }
+  }
+}
+
+export interface LimitStatus {
+  scope: LimitScope;
+  max: number;
+  window: number;
+  remaining: number;
+  /** When the current window ends; null when no window is open. */
+  reset_at: string | null;
+}
+
+/** The key's (and optionally a phone's or IP's) limits as they stand now. */
+export async function readLimits(
+  ctx: Context,
+  limits: Limits,
+  subject: { app_id: string; key_id: string; phone?: string; ip?: string },
+): Promise<LimitStatus[]> {
+  const scopes = OTP_SCOPES.filter((s) => {
+    if (s.startsWith('phone_')) return subject.phone !== undefined;
+    if (s === 'ip_hour') return subject.ip !== undefined;
+    return true;
+  });
+  const full: SendSubject = { ...subject, phone: subject.phone ?? '' };
+  const keys = new Map(scopes.map((s) => [s, counterKey(s, full)!]));
+  const windows = await readWindows(ctx.store.db, [...keys.values()]);
+  const now = ctx.clock.now();
+  return scopes.map((scope) => {
+    const limit: Limit = limits[scope];
+    const window = windows.get(keys.get(scope)!);
+    const open = window && window.reset_at > now;
+    return {
+      scope,
+      max: limit.max,
+      window: limit.window,
+      remaining: open ? Math.max(0, limit.max - window.count) : limit.max,
+      reset_at: open ? iso(window.reset_at) : null,
+    };
+  });
+}

@@ -1,0 +1,187 @@
+import type { Insertable, Selectable } from 'kysely';
+import type { Db } from './db.js';
+import type { OtpAttemptTable, OtpTable } from './schema.js';
+
+export type OtpRow = Selectable<OtpTable>;
+export type OtpAttemptRow = Selectable<OtpAttemptTable>;
+
+/** Terminal: the code is gone (its recoverable copy wiped) and nothing changes it again. */
+const TERMINAL = { code_ciphertext: null } as const;
+
+/** Turns pending OTPs of a phone whose time ran out into `expired`; answers their ids. */
+export async function expireDuePending(db: Db, appId: string, phone: string, now: number) {
+  return db
+    .updateTable('otps')
+    .set({ status: 'expired', ...TERMINAL, ended_at: now, updated_at: now })
+    .where('app_id', '=', appId)
+    .where('phone', '=', phone)
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .returning(['id', 'account_id', 'app_id'])
+    .execute();
+}
+
+/**
+ * Inserts a pending OTP unless the phone already has one in this app. The
+ * partial unique index on (app_id, phone) where pending is the race gate:
+ * of parallel sends to one phone exactly one row goes in.
+ */
+export async function insertOtpIfNoPending(db: Db, row: Insertable<OtpTable>): Promise<boolean> {
+  const result = await db
+    .insertInto('otps')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+export async function findPendingOtp(db: Db, appId: string, phone: string): Promise<OtpRow | undefined> {
+  return db
+    .selectFrom('otps')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('phone', '=', phone)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+}
+
+export async function findLatestOtpForPhone(db: Db, appId: string, phone: string): Promise<OtpRow | undefined> {
+  return db
+    .selectFrom('otps')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('phone', '=', phone)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
+  return db.selectFrom('otps').selectAll().where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Counts one verification attempt before the code is compared. The guard makes
+ * the count exact: of N parallel guesses at most `max_attempts` get a row back.
+ */
+export async function countAttempt(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
+  return db
+    .updateTable('otps')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: now }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Consumes a pending OTP: of parallel correct submissions exactly one gets the row. */
+export async function consumeOtp(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
+  return db
+    .updateTable('otps')
+    .set({ status: 'verified', verified_at: now, ended_at: now, updated_at: now, ...TERMINAL })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Ends a pending OTP with `status` (expired, canceled, max_attempts, failed). */
+export async function endOtp(
+  db: Db,
+  id: string,
+  status: 'expired' | 'canceled' | 'max_attempts' | 'failed',
+  now: number,
+): Promise<OtpRow | undefined> {
+  return db
+    .updateTable('otps')
+    .set({ status, ended_at: now, updated_at: now, ...TERMINAL })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Records a resend if the cooldown has passed; the guard makes the cooldown exact. */
+export async function recordResend(
+  db: Db,
+  id: string,
+  channel: string,
+  now: number,
+): Promise<OtpRow | undefined> {
+  return db
+    .updateTable('otps')
+    .set((eb) => ({ send_count: eb('send_count', '+', 1), last_sent_at: now, channel, updated_at: now }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .where((eb) => eb('last_sent_at', '<=', eb(eb.val(now), '-', eb(eb.ref('resend_cooldown'), '*', 1000))))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Ends every pending OTP whose time ran out, a batch at a time; safe on every process. */
+export async function sweepExpired(db: Db, now: number, limit: number) {
+  const due = db
+    .selectFrom('otps')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .limit(limit);
+  return db
+    .updateTable('otps')
+    .set({ status: 'expired', ended_at: now, updated_at: now, ...TERMINAL })
+    .where('id', 'in', due)
+    .where('status', '=', 'pending')
+    .returning(['id', 'account_id', 'app_id'])
+    .execute();
+}
+
+export interface OtpFilter {
+  appId: string;
+  status?: string;
+  phone?: string;
+  reference?: string;
+  from?: number;
+  to?: number;
+  before?: string;
+  limit: number;
+  now: number;
+}
+
+/** Newest first. `expired` also finds pending rows whose time ran out before any sweep. */
+export async function listOtps(db: Db, f: OtpFilter): Promise<OtpRow[]> {
+  let q = db
+    .selectFrom('otps')
+    .selectAll()
+    .where('app_id', '=', f.appId)
+    .orderBy('id', 'desc')
+    .limit(f.limit + 1);
+  if (f.status === 'expired') {
+    q = q.where((eb) =>
+      eb.or([
+        eb('status', '=', 'expired'),
+        eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', f.now)]),
+      ]),
+    );
+  } else if (f.status === 'pending') {
+    q = q.where('status', '=', 'pending').where('expires_at', '>', f.now);
+  } else if (f.status) {
+    q = q.where('status', '=', f.status);
+  }
+  if (f.phone) q = q.where('phone', '=', f.phone);
+  if (f.reference) q = q.where('reference', '=', f.reference);
+  if (f.from !== undefined) q = q.where('created_at', '>=', f.from);
+  if (f.to !== undefined) q = q.where('created_at', '<', f.to);
+  if (f.before) q = q.where('id', '<', f.before);
+  return q.execute();
+}
+
+export async function insertAttempt(db: Db, row: Insertable<OtpAttemptTable>): Promise<void> {
+  await db.insertInto('otp_attempts').values(row).execute();
+}
+
+export async function listAttempts(db: Db, otpId: string): Promise<OtpAttemptRow[]> {
+  return db.selectFrom('otp_attempts').selectAll().where('otp_id', '=', otpId).orderBy('id').execute();
+}

@@ -1,0 +1,141 @@
+import { crc32 } from 'node:zlib';
+import type { Context } from '../context.js';
+import { iso } from '../context.js';
+import { sha256 } from '../core/crypto.js';
+import { OtpdError } from '../core/errors.js';
+import { encodeBase62, newId, randomBase62 } from '../core/ids.js';
+import type { Environment } from '../core/policy.js';
+import { recordActivity } from '../activity/log.js';
+import {
+  type ApiKeyRow,
+  countActiveKeys,
+  findApiKey,
+  findKeyWithApp,
+  insertApiKey,
+  listApiKeys,
+  lockApp,
+  revokeApiKey,
+  touchApiKey,
+} from '../store/tenancy.js';
+import { type App, toApp } from './apps.js';
+
+export const MAX_ACTIVE_KEYS = 3;
+const RANDOM_CHARS = 30; // 30 base62 chars ≈ 178 bits
+const CHECKSUM_CHARS = 6;
+const KEY_SHAPE = /^otpd_(test|live)_[0-9A-Za-z]{36}$/;
+
+export interface ApiKey {
+  id: string;
+  app_id: string;
+  environment: Environment;
+  /** Shown in lists: `otpd_test_AbCd…wxyz`. */
+  display: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+const checksum = (body: string): string => encodeBase62(BigInt(crc32(body)), CHECKSUM_CHARS);
+
+/**
+ * `otpd_test_<30 random base62><6 base62 CRC32>`: the checksum lets otpd (and
+ * secret scanners) reject a mistyped or made-up key without a database lookup.
+ */
+export function generateKeySecret(environment: Environment): string {
+  const body = `otpd_${environment === 'live' ? 'live' : 'test'}_${randomBase62(RANDOM_CHARS)}`;
+  return body + checksum(body);
+}
+
+export function isWellFormedKey(secret: string): boolean {
+  if (!KEY_SHAPE.test(secret)) return false;
+  const body = secret.slice(0, -CHECKSUM_CHARS);
+  return checksum(body) === secret.slice(-CHECKSUM_CHARS);
+}
+
+const toApiKey = (row: ApiKeyRow): ApiKey => ({
+  id: row.id,
+  app_id: row.app_id,
+  environment: row.environment as Environment,
+  display: `${row.prefix}…${row.last4}`,
+  created_at: iso(row.created_at)!,
+  last_used_at: iso(row.last_used_at),
+  revoked_at: iso(row.revoked_at),
+});
+
+/** Creates a key for the app's current environment; the secret is returned this once. */
+export async function createKey(ctx: Context, appId: string): Promise<ApiKey & { secret: string }> {
+  const now = ctx.clock.now();
+  return ctx.store.tx(async (trx) => {
+    // The app row lock (PostgreSQL) or the write lock (SQLite) serialises key
+    // creation per app, so parallel requests cannot pass the limit together.
+    const app = await lockApp(trx, appId, ctx.store.rowLocks);
+    if (!app) throw new OtpdError('NOT_FOUND', `No app ${appId}.`);
+    if ((await countActiveKeys(trx, appId)) >= MAX_ACTIVE_KEYS) {
+      throw new OtpdError('API_KEY_LIMIT_REACHED');
+    }
+    const environment = app.environment as Environment;
+    const secret = generateKeySecret(environment);
+    const row = await insertApiKey(trx, {
+      id: newId('key', now),
+      app_id: appId,
+      account_id: app.account_id,
+      environment,
+      prefix: secret.slice(0, 14),
+      last4: secret.slice(-4),
+      hash: sha256(secret),
+      created_at: now,
+      last_used_at: null,
+      revoked_at: null,
+    });
+    await recordActivity(trx, now, { account_id: app.account_id, app_id: appId, type: 'key.created', key_id: row.id });
+    return { ...toApiKey(row), secret };
+  });
+}
+
+export async function listKeys(ctx: Context, appId: string): Promise<ApiKey[]> {
+  return (await listApiKeys(ctx.store.db, appId)).map(toApiKey);
+}
+
+/** Revokes a key. Every process looks keys up per request, so it is refused at once everywhere. */
+export async function revokeKey(ctx: Context, keyId: string): Promise<ApiKey> {
+  const now = ctx.clock.now();
+  return ctx.store.tx(async (trx) => {
+    const revoked = await revokeApiKey(trx, keyId, now);
+    if (revoked) {
+      await recordActivity(trx, now, {
+        account_id: revoked.account_id,
+        app_id: revoked.app_id,
+        type: 'key.revoked',
+        key_id: keyId,
+      });
+      return toApiKey(revoked);
+    }
+    const existing = await findApiKey(trx, keyId);
+    if (!existing) throw new OtpdError('NOT_FOUND', `No key ${keyId}.`);
+    return toApiKey(existing);
+  });
+}
+
+/** The tenant a request acts for: its app (with policy) and the key that authenticated it. */
+export interface Tenant {
+  account_id: string;
+  app: App;
+  key_id: string;
+}
+
+export async function authenticate(ctx: Context, secret: string): Promise<Tenant> {
+  if (!isWellFormedKey(secret)) throw new OtpdError('INVALID_API_KEY');
+  const found = await findKeyWithApp(ctx.store.db, sha256(secret));
+  if (!found || found.key_revoked_at !== null) throw new OtpdError('INVALID_API_KEY');
+  if (found.key_environment !== found.environment) {
+    throw new OtpdError(
+      'ENVIRONMENT_MISMATCH',
+      `This ${found.key_environment} key belongs to an app now in ${found.environment} mode; create a new key.`,
+    );
+  }
+  const now = ctx.clock.now();
+  if (found.key_last_used_at === null || found.key_last_used_at < now - 60_000) {
+    await touchApiKey(ctx.store.db, found.key_id, now);
+  }
+  return { account_id: found.account_id, app: toApp(found), key_id: found.key_id };
+}
