@@ -22,6 +22,7 @@ export class InboxProvider implements Provider {
       id,
       message_id: message.id,
       app_id: message.app_id,
+      environment: message.environment,
       phone: message.phone,
       channel: message.channel,
       sender_id: message.sender_id,
@@ -36,6 +37,7 @@ export interface InboxMessage {
   id: string;
   message_id: string;
   app_id: string;
+  environment: string;
   phone: string;
   channel: string;
   sender_id: string | null;
@@ -46,13 +48,14 @@ export interface InboxMessage {
 /** What the inbox received, newest first, with the text. */
 export async function readInbox(
   ctx: Context,
-  filter: { phone?: string; limit: number },
+  filter: { phone?: string; environment?: 'sandbox' | 'live'; limit: number },
 ): Promise<InboxMessage[]> {
   const rows = await listInbox(ctx.store.db, filter);
   return rows.map((row) => ({
     id: row.id,
     message_id: row.message_id,
     app_id: row.app_id,
+    environment: row.environment,
     phone: row.phone,
     channel: row.channel,
     sender_id: row.sender_id,

@@ -112,8 +112,12 @@ export async function insertInboxMessage(db: Db, row: Insertable<InboxMessageTab
   await db.insertInto('inbox_messages').values(row).onConflict((oc) => oc.column('message_id').doNothing()).execute();
 }
 
-export async function listInbox(db: Db, filter: { phone?: string; limit: number }): Promise<InboxRow[]> {
+export async function listInbox(
+  db: Db,
+  filter: { phone?: string; environment?: string; limit: number },
+): Promise<InboxRow[]> {
   let q = db.selectFrom('inbox_messages').selectAll().orderBy('id', 'desc').limit(filter.limit);
   if (filter.phone) q = q.where('phone', '=', filter.phone);
+  if (filter.environment) q = q.where('environment', '=', filter.environment);
   return q.execute();
 }

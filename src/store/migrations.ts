@@ -162,6 +162,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('message_id', 'text', (c) => c.notNull().unique())
         .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('environment', 'text', (c) => c.notNull())
         .addColumn('phone', 'text', (c) => c.notNull())
         .addColumn('channel', 'text', (c) => c.notNull())
         .addColumn('sender_id', 'text')

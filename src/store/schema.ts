@@ -125,6 +125,7 @@ export interface InboxMessageTable {
   id: string;
   message_id: string;
   app_id: string;
+  environment: string;
   phone: string;
   channel: string;
   sender_id: string | null;

@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { type Config, ConfigError, type ConfigFlags, loadConfig } from '../config.js';
+import type { Context } from '../context.js';
+import { systemClock } from '../core/clock.js';
+import { deriveKeyring } from '../core/crypto.js';
+import { OtpdError } from '../core/errors.js';
+import { createLogger } from '../logger.js';
+import { createOtpd } from '../runtime.js';
+import { isPostgresUrl, openStore } from '../store/db.js';
+import { createAccount, getAccount, listAllAccounts } from '../tenancy/accounts.js';
+import { changeApp, createApp, getApp, listAllApps } from '../tenancy/apps.js';
+import { initialize, type InitResult } from '../tenancy/init.js';
+import { createKey, listKeys, revokeKey } from '../tenancy/keys.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function config(command: Command): Config {
+  return loadConfig(process.env, command.optsWithGlobals<ConfigFlags>());
+}
+
+function where(cfg: Config): string {
+  return isPostgresUrl(cfg.databaseUrl) ? 'PostgreSQL' : `SQLite ${cfg.databaseUrl}`;
+}
+
+/** Runs `fn` over services on the configured database, without the HTTP server. */
+async function withServices<T>(command: Command, fn: (ctx: Context, cfg: Config) => Promise<T>): Promise<T> {
+  const cfg = config(command);
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const store = await openStore({ url: cfg.databaseUrl, poolSize: 2 });
+  try {
+    return await fn({ store, clock: systemClock, keyring: deriveKeyring(cfg.secret), log, wakeDelivery: () => {} }, cfg);
+  } finally {
+    await store.close();
+  }
+}
+
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+function initBanner(result: InitResult, port: number, host: string): string {
+  const base = `http://${host}:${port}`;
+  return [
+    '',
+    'First run: otpd set itself up. These secrets are shown this once; keep them.',
+    `  operator token   ${result.admin_token}`,
+    `  account          ${result.account_id}`,
+    `  sandbox app      ${result.sandbox_app_id}   key ${result.sandbox_key}`,
+    `  live app         ${result.live_app_id}   key ${result.live_key}`,
+    '',
+    'Try it (the sandbox code is always 123456):',
+    `  curl -s ${base}/v1/otp/send -H "Authorization: Bearer ${result.sandbox_key}" \\`,
+    `       -H 'content-type: application/json' -d '{"phone":"+9779841234567"}'`,
+    '',
+  ].join('\n');
+}
+
+const integer = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('Not an integer.');
+  return n;
+};
+
+const program = new Command('otpd')
+  .description('Self-hostable OTP verification: send, deliver and verify one-time codes.')
+  .version(pkg.version)
+  .option('--port <port>', 'HTTP port (PORT, default 3000)')
+  .option('--host <host>', 'address to listen on (HOST, default 127.0.0.1)')
+  .option('--data-dir <dir>', 'data directory (OTPD_DATA_DIR, default ./data)')
+  .option('--database-url <url>', 'postgres://… or a SQLite file (DATABASE_URL)');
+
+program
+  .command('serve', { isDefault: true })
+  .description('start the server (the default command)')
+  .action(async (_opts, command: Command) => {
+    const cfg = config(command);
+    const log = createLogger(cfg.logLevel);
+    if (cfg.secretSource === 'generated') {
+      log.warn(`OTPD_SECRET is not set: generated one into ${cfg.dataDir}/secret (mode 0600). Keep it; codes and keys depend on it.`);
+    }
+    const otpd = await createOtpd(cfg, log);
+    const first = await initialize(otpd.ctx, cfg.adminToken);
+    await otpd.server.listen({ port: cfg.port, host: cfg.host });
+    const address = otpd.server.server.address();
+    const port = typeof address === 'object' && address ? address.port : cfg.port;
+    if (first) process.stdout.write(initBanner(first, port, cfg.host));
+    process.stdout.write(
+      [
+        `otpd ${pkg.version} listening on http://${cfg.host}:${port} (${where(cfg)})`,
+        'No delivery provider is configured: every message goes to the inbox at /inbox.',
+        `API docs at http://${cfg.host}:${port}/docs`,
+        '',
+      ].join('\n'),
+    );
+    let closing = false;
+    const shutdown = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      log.info({ signal }, 'shutting down');
+      otpd.close().then(
+        () => process.exit(0),
+        (error) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+program
+  .command('init')
+  .description('first-run setup: operator token, demo account, sandbox and live apps with keys')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { json?: boolean }, command: Command) => {
+    await withServices(command, async (ctx, cfg) => {
+      const result = await initialize(ctx, cfg.adminToken);
+      if (!result) {
+        const message = 'otpd is already initialised; its secrets were shown once, when it was set up.';
+        if (opts.json) print({ initialized: false, message });
+        else process.stdout.write(`${message}\n`);
+        return;
+      }
+      if (opts.json) print(result);
+      else process.stdout.write(initBanner(result, cfg.port, cfg.host));
+    });
+  });
+
+program
+  .command('migrate')
+  .description('bring the database schema up to date')
+  .action(async (_opts, command: Command) => {
+    await withServices(command, async (_ctx, cfg) => {
+      process.stdout.write(`Schema of ${where(cfg)} is up to date.\n`);
+    });
+  });
+
+const accounts = program.command('accounts').description('manage accounts (tenants)');
+accounts
+  .command('create <name>')
+  .option('--email <email>')
+  .option('--currency <code>', 'wallet currency', 'USD')
+  .action(async (name: string, opts: { email?: string; currency: string }, command: Command) =>
+    withServices(command, async (ctx) => print(await createAccount(ctx, { name, ...opts }))),
+  );
+accounts
+  .command('list')
+  .option('--limit <n>', 'how many', integer, 100)
+  .action(async (opts: { limit: number }, command: Command) =>
+    withServices(command, async (ctx) => print(await listAllAccounts(ctx, { limit: opts.limit }))),
+  );
+accounts.command('get <id>').action(async (id: string, _opts, command: Command) =>
+  withServices(command, async (ctx) => print(await getAccount(ctx, id))),
+);
+
+const apps = program.command('apps').description('manage apps and their OTP policy');
+apps
+  .command('create <account_id> <name>')
+  .option('--live', 'a live app (default: sandbox)')
+  .option('--policy <json>', 'policy fields as JSON, e.g. \'{"code_length":8}\'')
+  .action(async (accountId: string, name: string, opts: { live?: boolean; policy?: string }, command: Command) =>
+    withServices(command, async (ctx) =>
+      print(
+        await createApp(ctx, {
+          account_id: accountId,
+          name,
+          environment: opts.live ? 'live' : 'sandbox',
+          ...(opts.policy ? JSON.parse(opts.policy) : {}),
+        }),
+      ),
+    ),
+  );
+apps
+  .command('list')
+  .option('--account <id>')
+  .option('--limit <n>', 'how many', integer, 100)
+  .action(async (opts: { account?: string; limit: number }, command: Command) =>
+    withServices(command, async (ctx) => print(await listAllApps(ctx, { limit: opts.limit, account_id: opts.account }))),
+  );
+apps.command('get <id>').action(async (id: string, _opts, command: Command) =>
+  withServices(command, async (ctx) => print(await getApp(ctx, id))),
+);
+apps
+  .command('update <id> <json>')
+  .description('change fields, e.g. \'{"max_attempts":5}\'')
+  .action(async (id: string, json: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await changeApp(ctx, id, JSON.parse(json)))),
+  );
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create <app_id>')
+  .description('create a key; the secret is printed once')
+  .action(async (appId: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await createKey(ctx, appId))),
+  );
+keys.command('list <app_id>').action(async (appId: string, _opts, command: Command) =>
+  withServices(command, async (ctx) => print(await listKeys(ctx, appId))),
+);
+keys.command('revoke <key_id>').action(async (keyId: string, _opts, command: Command) =>
+  withServices(command, async (ctx) => print(await revokeKey(ctx, keyId))),
+);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof OtpdError || error instanceof SyntaxError) {
+    const code = error instanceof OtpdError ? `${error.code}: ` : '';
+    process.stderr.write(`otpd: ${code}${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`otpd: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

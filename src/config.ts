@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** A bad setting: the message is one line that names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `postgres://…`, or the SQLite file to use. */
+  databaseUrl: string;
+  secret: string;
+  /** Where the secret came from; `generated` means written to the data dir just now. */
+  secretSource: 'env' | 'file' | 'generated';
+  adminToken: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Whether this process runs the delivery worker and sweeper (OTPD_WORKERS). */
+  workers: boolean;
+  /** Lets webhooks reach private and loopback addresses (development and tests only). */
+  webhookAllowPrivate: boolean;
+}
+
+/** Flags given on the command line override the environment. */
+export interface ConfigFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function parsePort(value: string, name: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 0 || port > 65535) {
+    throw new ConfigError(`${name} must be a port number 0–65535, not "${value}".`);
+  }
+  return port;
+}
+
+function parseBool(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false, not "${value}".`);
+}
+
+/** Resolves the database setting to a Postgres URL or a SQLite file path. */
+function resolveDatabase(value: string | undefined, dataDir: string): string {
+  if (!value) return join(dataDir, 'otpd.db');
+  if (/^postgres(ql)?:\/\/.+/.test(value)) return value;
+  if (value === ':memory:') return value;
+  const file = value.replace(/^sqlite:(\/\/)?/, '').replace(/^file:/, '');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.startsWith('sqlite:')) {
+    throw new ConfigError(
+      `DATABASE_URL must be postgres://… or a SQLite file (sqlite:path), not "${value.split('://')[0]}://…".`,
+    );
+  }
+  return resolve(file);
+}
+
+/** Reads OTPD_SECRET, or the secret persisted in the data dir, or makes one there (mode 0600). */
+function resolveSecret(env: Env, dataDir: string): { secret: string; source: Config['secretSource'] } {
+  const fromEnv = env.OTPD_SECRET;
+  if (fromEnv !== undefined) {
+    if (fromEnv.length < 32) throw new ConfigError('OTPD_SECRET must be at least 32 characters long.');
+    return { secret: fromEnv, source: 'env' };
+  }
+  const file = join(dataDir, 'secret');
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim();
+    if (secret.length < 32) throw new ConfigError(`${file} holds a secret shorter than 32 characters.`);
+    return { secret, source: 'file' };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  // 'wx' fails if another process wrote it first; then use theirs.
+  try {
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+  } catch {
+    return { secret: readFileSync(file, 'utf8').trim(), source: 'file' };
+  }
+  return { secret, source: 'generated' };
+}
+
+export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Config {
+  const dataDir = resolve(flags.dataDir ?? env.OTPD_DATA_DIR ?? './data');
+  const logLevel = (env.LOG_LEVEL ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${env.LOG_LEVEL}".`);
+  }
+  const adminToken = env.OTPD_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 24) {
+    throw new ConfigError('OTPD_ADMIN_TOKEN must be at least 24 characters long.');
+  }
+  const databaseUrl = resolveDatabase(flags.databaseUrl ?? env.DATABASE_URL, dataDir);
+  const port = parsePort(flags.port ?? env.PORT ?? '3000', flags.port ? '--port' : 'PORT');
+  const host = flags.host ?? env.HOST ?? '127.0.0.1';
+  const workers = parseBool(env.OTPD_WORKERS, 'OTPD_WORKERS', true);
+  const webhookAllowPrivate = parseBool(env.OTPD_WEBHOOK_ALLOW_PRIVATE, 'OTPD_WEBHOOK_ALLOW_PRIVATE', false);
+  const { secret, source } = resolveSecret(env, dataDir);
+  return { port, host, dataDir, databaseUrl, secret, secretSource: source, adminToken, logLevel, workers, webhookAllowPrivate };
+}

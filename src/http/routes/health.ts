@@ -1,0 +1,25 @@
+import { sql } from 'kysely';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { register } from 'prom-client';
+import type { Context } from '../../context.js';
+import { OtpdError } from '../../core/errors.js';
+import { ok } from '../envelope.js';
+
+export const healthRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get('/healthz', { schema: { hide: true } }, async (request) => ok(request.id, { status: 'ok' }));
+
+    app.get('/readyz', { schema: { hide: true } }, async (request) => {
+      try {
+        await sql`select 1`.execute(ctx.store.db);
+      } catch (error) {
+        request.log.warn({ err: error }, 'database not reachable');
+        throw new OtpdError('SERVICE_UNAVAILABLE', 'The database is not reachable.');
+      }
+      return ok(request.id, { status: 'ready', database: ctx.store.dialect });
+    });
+
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.header('content-type', register.contentType).send(await register.metrics()),
+    );
+  };

@@ -1,0 +1,107 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Context } from '../context.js';
+import { OtpdError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { adminAuth, apiKeyAuth } from './auth.js';
+import { ErrorEnvelope } from './envelope.js';
+import { errorHandler, sendError } from './errors.js';
+import { idempotency, registerIdempotencyCompletion } from './idempotency.js';
+import { registerHttpMetrics } from './metrics.js';
+import { inboxRoutes } from './routes/admin/inbox.js';
+import { tenancyRoutes } from './routes/admin/tenancy.js';
+import { healthRoutes } from './routes/health.js';
+import { inboxPage } from './routes/inbox-page.js';
+import { accountRoutes } from './routes/v1/account.js';
+import { otpRoutes } from './routes/v1/otp.js';
+
+export interface ServerOptions {
+  /** OTPD_ADMIN_TOKEN, when set. */
+  adminToken?: string;
+  version?: string;
+}
+
+/** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
+export const BODY_LIMIT = 64 * 1024;
+
+export async function buildServer(ctx: Context, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    genReqId: () => newId('req'),
+    requestIdHeader: false,
+    bodyLimit: BODY_LIMIT,
+    // One line per request is for debugging; at info it would double the log volume.
+    logController: new LogController({ disableRequestLogging: ctx.log.level !== 'debug' && ctx.log.level !== 'trace' }),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addSchema(ErrorEnvelope);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new OtpdError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+  // JSON only: text/plain bodies get 415 like any other type.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerHttpMetrics(app);
+  registerIdempotencyCompletion(app, ctx);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'otpd',
+        version: options.version ?? '0.1.0',
+        description: 'Send, deliver and verify one-time codes. Every answer uses the `{success, data | error, request_id}` envelope.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'otpd_test_… or otpd_live_…' },
+          operatorToken: { type: 'http', scheme: 'bearer', description: 'The operator token' },
+        },
+      },
+      tags: [
+        { name: 'OTP', description: 'Send and verify codes' },
+        { name: 'Logs' },
+        { name: 'Limits' },
+        { name: 'Admin', description: 'Operator API' },
+      ],
+    },
+    transform: ({ schema, url }) => {
+      const security = url.startsWith('/v1') ? [{ apiKey: [] }] : url.startsWith('/admin') ? [{ operatorToken: [] }] : undefined;
+      return { schema: security ? { ...schema, security } : schema, url } as never;
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
+
+  await app.register(healthRoutes(ctx));
+  await app.register(inboxPage(ctx));
+
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', apiKeyAuth(ctx));
+      v1.addHook('preHandler', idempotency(ctx, (request) => request.tenant.app.id));
+      await v1.register(otpRoutes(ctx));
+      await v1.register(accountRoutes(ctx));
+    },
+    { prefix: '/v1' },
+  );
+
+  await app.register(
+    async (admin) => {
+      admin.addHook('onRequest', adminAuth(ctx, options.adminToken));
+      admin.addHook('preHandler', idempotency(ctx, () => 'admin'));
+      await admin.register(tenancyRoutes(ctx));
+      await admin.register(inboxRoutes(ctx));
+    },
+    { prefix: '/admin/v1' },
+  );
+
+  return app;
+}
