@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { systemClock } from './core/clock.js';
@@ -10,6 +11,9 @@ import { buildServer } from './http/server.js';
 import { sweepExpiredOtps } from './otp/expiry.js';
 import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
+import { countDueMessages } from './store/messages.js';
+import { deleteClosedWindows } from './store/rate-limits.js';
+import { deliveryMetrics } from './delivery/metrics.js';
 
 export interface Otpd {
   ctx: Context;
@@ -20,10 +24,15 @@ export interface Otpd {
 }
 
 const SWEEP_MS = 5_000;
+let defaultMetrics = false;
 
 /** Opens the store (migrating it), wires services, worker and HTTP server. Does not listen. */
 export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   const store = await openStore({ url: config.databaseUrl });
+  if (!defaultMetrics) {
+    collectDefaultMetrics();
+    defaultMetrics = true;
+  }
   let worker: DeliveryWorker | undefined;
   const ctx: Context = {
     store,
@@ -41,9 +50,12 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   if (config.workers) {
     worker.start();
     sweeper = setInterval(() => {
-      Promise.all([sweepExpiredOtps(ctx), deleteExpiredIdempotencyKeys(store.db, ctx.clock.now())]).catch((error) =>
-        log.error({ err: error }, 'sweep failed'),
-      );
+      Promise.all([
+        sweepExpiredOtps(ctx),
+        deleteExpiredIdempotencyKeys(store.db, ctx.clock.now()),
+        deleteClosedWindows(store.db, ctx.clock.now()),
+        countDueMessages(store.db).then((n) => deliveryMetrics.outboxDepth.set(n)),
+      ]).catch((error) => log.error({ err: error }, 'sweep failed'));
     }, SWEEP_MS);
     sweeper.unref();
   }

@@ -50,8 +50,9 @@ function initBanner(result: InitResult, port: number, host: string): string {
     `  sandbox app      ${result.sandbox_app_id}   key ${result.sandbox_key}`,
     `  live app         ${result.live_app_id}   key ${result.live_key}`,
     '',
-    'Try it (the sandbox code is always 123456):',
-    `  curl -s ${base}/v1/otp/send -H "Authorization: Bearer ${result.sandbox_key}" \\`,
+    'Try it: the sandbox code is always 123456. In another terminal:',
+    `  export OTPD_KEY=${result.sandbox_key}`,
+    `  curl -s ${base}/v1/otp/send -H "Authorization: Bearer $OTPD_KEY" \\`,
     `       -H 'content-type: application/json' -d '{"phone":"+9779841234567"}'`,
     '',
   ].join('\n');

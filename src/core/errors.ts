@@ -32,7 +32,6 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found.' },
   OTP_NOT_FOUND: { status: 404, message: 'No such OTP.' },
   TEMPLATE_NOT_FOUND: { status: 404, message: 'No such template.' },
-  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed.' },
   ACTIVE_OTP_EXISTS: {
     status: 409,
     message: 'An active code already exists for this phone number.',

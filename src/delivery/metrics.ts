@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 
 export const deliveryMetrics = {
   sent: new Counter({
@@ -10,5 +10,9 @@ export const deliveryMetrics = {
     name: 'otpd_message_failures_total',
     help: 'Failed delivery tries.',
     labelNames: ['provider', 'channel', 'retryable'] as const,
+  }),
+  outboxDepth: new Gauge({
+    name: 'otpd_outbox_depth',
+    help: 'Messages queued or in flight, as last counted by this process.',
   }),
 };

@@ -48,3 +48,8 @@ export async function readWindows(db: Db, keys: string[]): Promise<Map<string, W
   const rows = await db.selectFrom('rate_limits').selectAll().where('key', 'in', keys).execute();
   return new Map(rows.map((r) => [r.key, { count: r.count, reset_at: r.reset_at }]));
 }
+
+/** Drops counters whose window closed: they would start from zero anyway. */
+export async function deleteClosedWindows(db: Db, now: number): Promise<void> {
+  await db.deleteFrom('rate_limits').where('reset_at', '<=', now).execute();
+}
