@@ -26,6 +26,7 @@ function fieldOf(e: AjvError): string {
 
 function describe(e: AjvError, field: string): string {
   if (e.keyword === 'required') return `${field} is required.`;
+  if (field === 'body' && e.keyword === 'type') return 'A JSON object body is required.';
   if (e.keyword === 'additionalProperties') return `${field} is not a known field.`;
   return `${field} ${e.message ?? 'is invalid'}.`;
 }

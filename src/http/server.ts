@@ -42,8 +42,14 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new OtpdError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
-  // JSON only: text/plain bodies get 415 like any other type.
+  // JSON only: text/plain bodies get 415 like any other type. An empty JSON
+  // body (curl -X POST with the header and no data) counts as no body.
   app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body === '' ? done(null, undefined) : parseJson(request, body as string, done),
+  );
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
