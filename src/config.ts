@@ -106,5 +106,16 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
   const workers = parseBool(env.OTPD_WORKERS, 'OTPD_WORKERS', true);
   const webhookAllowPrivate = parseBool(env.OTPD_WEBHOOK_ALLOW_PRIVATE, 'OTPD_WEBHOOK_ALLOW_PRIVATE', false);
   const { secret, source } = resolveSecret(env, dataDir);
-  return { port, host, dataDir, databaseUrl, secret, secretSource: source, adminToken, logLevel, workers, webhookAllowPrivate };
+  return {
+    port,
+    host,
+    dataDir,
+    databaseUrl,
+    secret,
+    secretSource: source,
+    adminToken,
+    logLevel,
+    workers,
+    webhookAllowPrivate,
+  };
 }

@@ -44,7 +44,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         req: (req: { method: string; url: string; id: string }) => ({
           id: req.id,
           method: req.method,
-          url: redactUrl(req.url),
+          // A log call must never throw, whatever shape `req` has.
+          url: typeof req.url === 'string' ? redactUrl(req.url) : undefined,
         }),
       },
     },

@@ -6,6 +6,7 @@ import type { Context } from './context.js';
 import { systemClock } from './core/clock.js';
 import { deriveKeyring } from './core/crypto.js';
 import { InboxProvider } from './delivery/inbox.js';
+import { deliveryMetrics } from './delivery/metrics.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildServer } from './http/server.js';
 import { sweepExpiredOtps } from './otp/expiry.js';
@@ -13,7 +14,6 @@ import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
 import { countDueMessages } from './store/messages.js';
 import { deleteClosedWindows } from './store/rate-limits.js';
-import { deliveryMetrics } from './delivery/metrics.js';
 
 export interface Otpd {
   ctx: Context;

@@ -69,7 +69,9 @@ export interface Harness {
   ): Promise<Response>;
   admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<Response>;
   /** A new account and app with a key; the app's policy from `policy`. */
-  tenant(policy?: Partial<AppPolicy> & { environment?: Environment }): Promise<{ app: App; key: string; accountId: string }>;
+  tenant(
+    policy?: Partial<AppPolicy> & { environment?: Environment },
+  ): Promise<{ app: App; key: string; accountId: string }>;
   /** Runs delivery until the outbox is empty. */
   deliver(): Promise<void>;
   /** What the inbox holds for a phone, newest first. */
@@ -117,7 +119,7 @@ export async function createHarness(
     } catch {
       // not JSON (HTML, metrics)
     }
-    return { status: res.statusCode, headers: res.headers, body };
+    return { status: res.statusCode, headers: res.headers as Response['headers'], body };
   };
 
   return {
@@ -165,8 +167,19 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Every otpd process a test started; none outlives its test file (or a crashed runner). */
+const children = new Set<ChildProcess>();
+const killAll = () => {
+  for (const child of children) child.kill('SIGKILL');
+};
+process.once('exit', killAll);
+afterAll(killAll);
+
 /** Starts `otpd serve` (the built CLI) as its own process on a free port. */
-export async function startProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['dist/cli/main.js', 'serve'], {
     env: {
       ...process.env,
@@ -180,11 +193,16 @@ export async function startProcess(databaseUrl: string, env: Record<string, stri
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`otpd did not start:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`otpd did not start:\n${out}`));
+    }, 20_000);
     const check = () => {
       const m = out.match(/listening on (http:\/\/[\d.]+:\d+)/);
       if (m) {
@@ -208,7 +226,6 @@ export async function startProcess(databaseUrl: string, env: Record<string, stri
       await exited;
     },
   };
-  afterAll(() => proc.stop('SIGKILL'));
   return proc;
 }
 

@@ -2,8 +2,8 @@ import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { newId } from '../core/ids.js';
 import { type Page, pageOf } from '../core/pagination.js';
-import type { Db } from '../store/db.js';
 import { insertActivity, listActivityRows } from '../store/activity.js';
+import type { Db } from '../store/db.js';
 
 /** Event types of the activity log. */
 export type ActivityType =

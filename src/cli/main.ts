@@ -11,10 +11,12 @@ import { createOtpd } from '../runtime.js';
 import { isPostgresUrl, openStore } from '../store/db.js';
 import { createAccount, getAccount, listAllAccounts } from '../tenancy/accounts.js';
 import { changeApp, createApp, getApp, listAllApps } from '../tenancy/apps.js';
-import { initialize, type InitResult } from '../tenancy/init.js';
+import { type InitResult, initialize } from '../tenancy/init.js';
 import { createKey, listKeys, revokeKey } from '../tenancy/keys.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 function config(command: Command): Config {
   return loadConfig(process.env, command.optsWithGlobals<ConfigFlags>());
@@ -30,7 +32,10 @@ async function withServices<T>(command: Command, fn: (ctx: Context, cfg: Config)
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
   const store = await openStore({ url: cfg.databaseUrl, poolSize: 2 });
   try {
-    return await fn({ store, clock: systemClock, keyring: deriveKeyring(cfg.secret), log, wakeDelivery: () => {} }, cfg);
+    return await fn(
+      { store, clock: systemClock, keyring: deriveKeyring(cfg.secret), log, wakeDelivery: () => {} },
+      cfg,
+    );
   } finally {
     await store.close();
   }
@@ -79,7 +84,9 @@ program
     const cfg = config(command);
     const log = createLogger(cfg.logLevel);
     if (cfg.secretSource === 'generated') {
-      log.warn(`OTPD_SECRET is not set: generated one into ${cfg.dataDir}/secret (mode 0600). Keep it; codes and keys depend on it.`);
+      log.warn(
+        `OTPD_SECRET is not set: generated one into ${cfg.dataDir}/secret (mode 0600). Keep it; codes and keys depend on it.`,
+      );
     }
     const otpd = await createOtpd(cfg, log);
     const first = await initialize(otpd.ctx, cfg.adminToken);
@@ -153,37 +160,44 @@ accounts
   .action(async (opts: { limit: number }, command: Command) =>
     withServices(command, async (ctx) => print(await listAllAccounts(ctx, { limit: opts.limit }))),
   );
-accounts.command('get <id>').action(async (id: string, _opts, command: Command) =>
-  withServices(command, async (ctx) => print(await getAccount(ctx, id))),
-);
+accounts
+  .command('get <id>')
+  .action(async (id: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await getAccount(ctx, id))),
+  );
 
 const apps = program.command('apps').description('manage apps and their OTP policy');
 apps
   .command('create <account_id> <name>')
   .option('--live', 'a live app (default: sandbox)')
   .option('--policy <json>', 'policy fields as JSON, e.g. \'{"code_length":8}\'')
-  .action(async (accountId: string, name: string, opts: { live?: boolean; policy?: string }, command: Command) =>
-    withServices(command, async (ctx) =>
-      print(
-        await createApp(ctx, {
-          account_id: accountId,
-          name,
-          environment: opts.live ? 'live' : 'sandbox',
-          ...(opts.policy ? JSON.parse(opts.policy) : {}),
-        }),
+  .action(
+    async (accountId: string, name: string, opts: { live?: boolean; policy?: string }, command: Command) =>
+      withServices(command, async (ctx) =>
+        print(
+          await createApp(ctx, {
+            account_id: accountId,
+            name,
+            environment: opts.live ? 'live' : 'sandbox',
+            ...(opts.policy ? JSON.parse(opts.policy) : {}),
+          }),
+        ),
       ),
-    ),
   );
 apps
   .command('list')
   .option('--account <id>')
   .option('--limit <n>', 'how many', integer, 100)
   .action(async (opts: { account?: string; limit: number }, command: Command) =>
-    withServices(command, async (ctx) => print(await listAllApps(ctx, { limit: opts.limit, account_id: opts.account }))),
+    withServices(command, async (ctx) =>
+      print(await listAllApps(ctx, { limit: opts.limit, account_id: opts.account })),
+    ),
   );
-apps.command('get <id>').action(async (id: string, _opts, command: Command) =>
-  withServices(command, async (ctx) => print(await getApp(ctx, id))),
-);
+apps
+  .command('get <id>')
+  .action(async (id: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await getApp(ctx, id))),
+  );
 apps
   .command('update <id> <json>')
   .description('change fields, e.g. \'{"max_attempts":5}\'')
@@ -198,12 +212,16 @@ keys
   .action(async (appId: string, _opts, command: Command) =>
     withServices(command, async (ctx) => print(await createKey(ctx, appId))),
   );
-keys.command('list <app_id>').action(async (appId: string, _opts, command: Command) =>
-  withServices(command, async (ctx) => print(await listKeys(ctx, appId))),
-);
-keys.command('revoke <key_id>').action(async (keyId: string, _opts, command: Command) =>
-  withServices(command, async (ctx) => print(await revokeKey(ctx, keyId))),
-);
+keys
+  .command('list <app_id>')
+  .action(async (appId: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await listKeys(ctx, appId))),
+  );
+keys
+  .command('revoke <key_id>')
+  .action(async (keyId: string, _opts, command: Command) =>
+    withServices(command, async (ctx) => print(await revokeKey(ctx, keyId))),
+  );
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof OtpdError || error instanceof SyntaxError) {
@@ -211,6 +229,10 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.stderr.write(`otpd: ${code}${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`otpd: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Anything else (an unreachable database, say): one line; the stack with LOG_LEVEL=debug.
+  const debug = /^(debug|trace)$/.test(process.env.LOG_LEVEL ?? '');
+  const message =
+    error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
+  process.stderr.write(`otpd: ${message || (error as { code?: string }).code || 'failed'}\n`);
   process.exit(1);
 });

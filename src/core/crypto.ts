@@ -17,8 +17,7 @@ export interface Keyring {
 }
 
 export function deriveKeyring(secret: string): Keyring {
-  const derive = (info: string) =>
-    Buffer.from(hkdfSync('sha256', secret, 'otpd', info, 32) as ArrayBuffer);
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'otpd', info, 32) as ArrayBuffer);
   return { codeKey: derive('otp-code-hmac-v1'), encryptionKey: derive('aes-gcm-v1') };
 }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -27,10 +27,29 @@ export function encodeBase62(value: bigint, width: number): string {
 
 export type IdPrefix = 'acc' | 'app' | 'key' | 'otp' | 'msg' | 'req' | 'act' | 'att' | 'inb';
 
+const RANDOM_CHARS = 14;
+const RANDOM_SPACE = 62n ** BigInt(RANDOM_CHARS);
+/** The last id of each prefix that this process issued: its millisecond and random part. */
+const lastIssued = new Map<IdPrefix, { ms: number; random: bigint }>();
+
+function decodeBase62(text: string): bigint {
+  let v = 0n;
+  for (const ch of text) v = v * 62n + BigInt(BASE62.indexOf(ch));
+  return v;
+}
+
 /**
  * Prefixed, time-ordered ids (`otp_…`): 8 base62 chars of milliseconds then 14 random.
  * Time order keeps B-tree inserts local and gives cursor pagination a stable order.
+ * Within one millisecond a process steps the random part up (by a random amount)
+ * from its last id of that prefix, so ids issued one after another also sort in
+ * that order: newest-first lists show events of one millisecond as they happened.
  */
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
-  return `${prefix}_${encodeBase62(BigInt(nowMs), 8)}${randomBase62(14)}`;
+  const last = lastIssued.get(prefix);
+  let random = last?.ms === nowMs ? last.random + 1n + BigInt(randomInt(2 ** 32)) : RANDOM_SPACE;
+  // A new millisecond (or, astronomically rarely, the end of the space): start afresh.
+  if (random >= RANDOM_SPACE) random = decodeBase62(randomBase62(RANDOM_CHARS));
+  lastIssued.set(prefix, { ms: nowMs, random });
+  return `${prefix}_${encodeBase62(BigInt(nowMs), 8)}${encodeBase62(random, RANDOM_CHARS)}`;
 }

@@ -104,7 +104,7 @@ export function checkPolicy(policy: AppPolicy): void {
     );
   }
   if (!policy.channels.includes(policy.default_channel)) {
-    throw invalid('default_channel', 'default_channel must be one of the app\'s channels.');
+    throw invalid('default_channel', "default_channel must be one of the app's channels.");
   }
   checkOtpTemplate(policy.message);
 }

@@ -1,16 +1,16 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { decrypt } from '../core/crypto.js';
 import type { Channel, Environment } from '../core/policy.js';
-import { recordActivity } from '../activity/log.js';
 import {
   claimDueMessages,
+  type MessageRow,
   markMessageFailed,
   markMessageSent,
-  type MessageRow,
   scheduleMessageRetry,
 } from '../store/messages.js';
-import { type OutboundMessage, type Provider, ProviderError } from './provider.js';
 import { deliveryMetrics } from './metrics.js';
+import { type OutboundMessage, type Provider, ProviderError } from './provider.js';
 
 export interface WorkerOptions {
   /** Messages claimed per round. */
@@ -137,11 +137,18 @@ export class DeliveryWorker {
     const now = ctx.clock.now();
     const reason = error instanceof Error ? error.message : String(error);
     const retryable = !(error instanceof ProviderError) || error.retryable;
-    deliveryMetrics.failed.inc({ provider: provider.name, channel: row.channel, retryable: String(retryable) });
+    deliveryMetrics.failed.inc({
+      provider: provider.name,
+      channel: row.channel,
+      retryable: String(retryable),
+    });
     if (retryable && row.tries < options.maxTries) {
       const delay = RETRY_DELAYS[Math.min(row.tries - 1, RETRY_DELAYS.length - 1)]!;
       await scheduleMessageRetry(ctx.store.db, row.id, reason, now + delay * 1000, now);
-      ctx.log.warn({ message_id: row.id, provider: provider.name, tries: row.tries }, 'delivery will be retried');
+      ctx.log.warn(
+        { message_id: row.id, provider: provider.name, tries: row.tries },
+        'delivery will be retried',
+      );
       return;
     }
     await ctx.store.tx(async (trx) => {

@@ -2,7 +2,11 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import { ERRORS } from '../core/errors.js';
 
 /** The success envelope. */
-export const ok = <T>(requestId: string, data: T) => ({ success: true as const, data, request_id: requestId });
+export const ok = <T>(requestId: string, data: T) => ({
+  success: true as const,
+  data,
+  request_id: requestId,
+});
 
 /** `{success: true, data, request_id}` around a route's data schema. */
 export const Ok = <T extends TSchema>(data: T) =>

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, ERRORS, OtpdError } from '../core/errors.js';
+import { ERRORS, type ErrorCode, OtpdError } from '../core/errors.js';
 
 /** Fastify's own client errors, mapped onto otpd's codes. */
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../context.js';
-import { sha256 } from '../core/crypto.js';
+import { decrypt, encrypt, sha256 } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import {
   claimIdempotencyKey,
@@ -21,6 +21,18 @@ const KEEP_MS = 24 * 3600_000;
 const CLAIM_MS = 60_000;
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 
+/** JSON with object keys sorted: the same request in another key order hashes alike. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /**
  * `Idempotency-Key` on POST: the same key with the same request replays the
  * first response for 24 h; with another request it is a 422; while the first
@@ -40,7 +52,7 @@ export function idempotency(ctx: Context, scopeOf: (request: FastifyRequest) => 
     const now = ctx.clock.now();
     const claim = {
       scope_key: `${scopeOf(request)}:${key}`,
-      request_hash: sha256(`${request.method} ${request.routeOptions.url} ${request.url} ${JSON.stringify(request.body ?? null)}`),
+      request_hash: sha256(`${request.method} ${request.url} ${canonicalJson(request.body ?? null)}`),
       locked_until: now + CLAIM_MS,
       expires_at: now + KEEP_MS,
     };
@@ -53,20 +65,28 @@ export function idempotency(ctx: Context, scopeOf: (request: FastifyRequest) => 
     const taken = !existing
       ? await claimIdempotencyKey(db, claim) // released in between
       : existing.expires_at <= now ||
-          (existing.state === 'in_flight' && existing.locked_until <= now && existing.request_hash === claim.request_hash)
+          (existing.state === 'in_flight' &&
+            existing.locked_until <= now &&
+            existing.request_hash === claim.request_hash)
         ? await takeOverIdempotencyKey(db, claim, now)
         : false;
     if (taken) {
       request.idempotencyKey = claim.scope_key;
       return;
     }
-    if (existing && existing.request_hash !== claim.request_hash) throw new OtpdError('IDEMPOTENCY_KEY_REUSED');
-    if (!existing || existing.state !== 'done') throw new OtpdError('IDEMPOTENCY_CONFLICT');
+    if (!existing) throw new OtpdError('IDEMPOTENCY_CONFLICT');
+    if (existing.request_hash !== claim.request_hash) throw new OtpdError('IDEMPOTENCY_KEY_REUSED');
+    if (existing.state !== 'done') throw new OtpdError('IDEMPOTENCY_CONFLICT');
+    const body = decrypt(ctx.keyring, existing.response_body!, existing.scope_key);
+    const first = JSON.parse(body) as { request_id?: string; error?: { retry_after?: number } };
+    // The replay is the first answer: its headers say what the first one's said.
+    if (first.request_id) reply.header('x-request-id', first.request_id);
+    if (first.error?.retry_after !== undefined) reply.header('retry-after', String(first.error.retry_after));
     return reply
       .code(existing.response_status!)
       .header('content-type', 'application/json; charset=utf-8')
       .header('idempotent-replayed', 'true')
-      .send(existing.response_body);
+      .send(body);
   };
 }
 
@@ -77,8 +97,12 @@ export function registerIdempotencyCompletion(app: FastifyInstance, ctx: Context
     if (!scopeKey) return payload;
     request.idempotencyKey = undefined;
     const status = reply.statusCode;
-    if (status >= 500 || status === 429 || typeof payload !== 'string') await releaseIdempotencyKey(ctx.store.db, scopeKey);
-    else await completeIdempotencyKey(ctx.store.db, scopeKey, status, payload);
+    if (status >= 500 || status === 429 || typeof payload !== 'string')
+      await releaseIdempotencyKey(ctx.store.db, scopeKey);
+    else {
+      // Encrypted at rest: an answer may hold a key's secret (shown once) or an integrator's metadata.
+      await completeIdempotencyKey(ctx.store.db, scopeKey, status, encrypt(ctx.keyring, payload, scopeKey));
+    }
     return payload;
   });
 }

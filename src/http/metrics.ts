@@ -12,7 +12,11 @@ const requestDuration = new Histogram({
 export function registerHttpMetrics(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
     requestDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
   });

@@ -8,7 +8,8 @@ export const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
 export const CodeType = Type.Union(CODE_TYPES.map((c) => Type.Literal(c)));
 export const Environment = Type.Union(ENVIRONMENTS.map((e) => Type.Literal(e)));
 export const Country = Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2' });
-export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9A-Za-z]{1,40}$`, maxLength: 48 });
+export const Id = (prefix: string) =>
+  Type.String({ pattern: `^${prefix}_[0-9A-Za-z]{1,40}$`, maxLength: 48 });
 export const Timestamp = Type.String({ format: 'date-time' });
 
 export const OtpStatus = Type.Union(
@@ -45,10 +46,15 @@ export const Limit = Type.Object(
   { additionalProperties: false },
 );
 
+/** Limit overrides by scope; on PATCH they merge, and null drops a scope's override. */
 export const LimitOverrides = Type.Partial(
-  Type.Object(Object.fromEntries(LIMIT_SCOPES.map((s) => [s, Limit])) as Record<string, typeof Limit>, {
-    additionalProperties: false,
-  }),
+  Type.Object(
+    Object.fromEntries(LIMIT_SCOPES.map((s) => [s, Nullable(Limit)])) as Record<
+      string,
+      ReturnType<typeof Nullable<typeof Limit>>
+    >,
+    { additionalProperties: false },
+  ),
 );
 
 /** The policy fields of an app, all optional (defaults apply). */

@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
 import { accountRoutes } from './routes/v1/account.js';
 import { otpRoutes } from './routes/v1/otp.js';
+import { validatorCompiler } from './validation.js';
 
 export interface ServerOptions {
   /** OTPD_ADMIN_TOKEN, when set. */
@@ -33,14 +34,20 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT,
     // One line per request is for debugging; at info it would double the log volume.
-    logController: new LogController({ disableRequestLogging: ctx.log.level !== 'debug' && ctx.log.level !== 'trace' }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    logController: new LogController({
+      disableRequestLogging: ctx.log.level !== 'debug' && ctx.log.level !== 'trace',
+    }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  app.setValidatorCompiler(validatorCompiler);
   app.addSchema(ErrorEnvelope);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new OtpdError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`)),
+    sendError(
+      request,
+      reply,
+      new OtpdError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+    ),
   );
   // JSON only: text/plain bodies get 415 like any other type. An empty JSON
   // body (curl -X POST with the header and no data) counts as no body.
@@ -62,7 +69,8 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       info: {
         title: 'otpd',
         version: options.version ?? '0.1.0',
-        description: 'Send, deliver and verify one-time codes. Every answer uses the `{success, data | error, request_id}` envelope.',
+        description:
+          'Send, deliver and verify one-time codes. Every answer uses the `{success, data | error, request_id}` envelope.',
       },
       components: {
         securitySchemes: {
@@ -77,8 +85,14 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
         { name: 'Admin', description: 'Operator API' },
       ],
     },
+    // Shared schemas keep their $id as the component name (ErrorEnvelope, not def-0).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     transform: ({ schema, url }) => {
-      const security = url.startsWith('/v1') ? [{ apiKey: [] }] : url.startsWith('/admin') ? [{ operatorToken: [] }] : undefined;
+      const security = url.startsWith('/v1')
+        ? [{ apiKey: [] }]
+        : url.startsWith('/admin')
+          ? [{ operatorToken: [] }]
+          : undefined;
       return { schema: security ? { ...schema, security } : schema, url } as never;
     },
   });
@@ -92,7 +106,10 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', apiKeyAuth(ctx));
-      v1.addHook('preHandler', idempotency(ctx, (request) => request.tenant.app.id));
+      v1.addHook(
+        'preHandler',
+        idempotency(ctx, (request) => request.tenant.app.id),
+      );
       await v1.register(otpRoutes(ctx));
       await v1.register(accountRoutes(ctx));
     },
@@ -102,7 +119,10 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   await app.register(
     async (admin) => {
       admin.addHook('onRequest', adminAuth(ctx, options.adminToken));
-      admin.addHook('preHandler', idempotency(ctx, () => 'admin'));
+      admin.addHook(
+        'preHandler',
+        idempotency(ctx, () => 'admin'),
+      );
       await admin.register(tenancyRoutes(ctx));
       await admin.register(inboxRoutes(ctx));
     },

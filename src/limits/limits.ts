@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { OtpdError } from '../core/errors.js';
-import { type Limit, type LimitScope, type Limits } from '../core/policy.js';
+import type { Limit, LimitScope, Limits } from '../core/policy.js';
 import type { Db } from '../store/db.js';
 import { readWindows, takeFromWindow } from '../store/rate-limits.js';
 
@@ -37,7 +37,12 @@ function counterKey(scope: LimitScope, s: SendSubject): string | undefined {
  * is charged for a refused send. Each take is a guarded upsert, exact under
  * parallel requests and across processes.
  */
-export async function takeSendLimits(db: Db, limits: Limits, subject: SendSubject, now: number): Promise<void> {
+export async function takeSendLimits(
+  db: Db,
+  limits: Limits,
+  subject: SendSubject,
+  now: number,
+): Promise<void> {
   for (const scope of OTP_SCOPES) {
     const key = counterKey(scope, subject);
     if (!key) continue;
@@ -46,10 +51,14 @@ export async function takeSendLimits(db: Db, limits: Limits, subject: SendSubjec
     if (!taken) {
       const window = (await readWindows(db, [key])).get(key);
       const retryAfter = Math.max(1, Math.ceil(((window?.reset_at ?? now) - now) / 1000));
-      throw new OtpdError('RATE_LIMIT_EXCEEDED', `Limit ${scope} (${limit.max} per ${limit.window} s) reached.`, {
-        scope,
-        retry_after: retryAfter,
-      });
+      throw new OtpdError(
+        'RATE_LIMIT_EXCEEDED',
+        `Limit ${scope} (${limit.max} per ${limit.window} s) reached.`,
+        {
+          scope,
+          retry_after: retryAfter,
+        },
+      );
     }
   }
 }

@@ -1,6 +1,6 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { OtpdError } from '../core/errors.js';
-import { recordActivity } from '../activity/log.js';
 import { endOtp, findOtp } from '../store/otps.js';
 import type { Tenant } from '../tenancy/keys.js';
 import { effectiveStatus, type OtpRecord, toRecord } from './record.js';

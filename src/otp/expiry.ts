@@ -1,5 +1,5 @@
-import type { Context } from '../context.js';
 import { recordActivity } from '../activity/log.js';
+import type { Context } from '../context.js';
 import { sweepExpired } from '../store/otps.js';
 
 /**
@@ -12,7 +12,12 @@ export async function sweepExpiredOtps(ctx: Context, batch = 500): Promise<numbe
   return ctx.store.tx(async (trx) => {
     const ended = await sweepExpired(trx, now, batch);
     for (const row of ended) {
-      await recordActivity(trx, now, { account_id: row.account_id, app_id: row.app_id, type: 'otp.expired', otp_id: row.id });
+      await recordActivity(trx, now, {
+        account_id: row.account_id,
+        app_id: row.app_id,
+        type: 'otp.expired',
+        otp_id: row.id,
+      });
     }
     return ended.length;
   });

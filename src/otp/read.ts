@@ -23,7 +23,11 @@ export interface OtpListFilter {
   limit: number;
 }
 
-export async function listOtpRecords(ctx: Context, tenant: Tenant, f: OtpListFilter): Promise<Page<OtpRecord>> {
+export async function listOtpRecords(
+  ctx: Context,
+  tenant: Tenant,
+  f: OtpListFilter,
+): Promise<Page<OtpRecord>> {
   const now = ctx.clock.now();
   const rows = await listOtps(ctx.store.db, {
     appId: tenant.app.id,
@@ -54,10 +58,12 @@ export async function listOtpAttempts(ctx: Context, tenant: Tenant, otpId: strin
     otp_id: otpId,
     attempts: row.attempts,
     max_attempts: row.max_attempts,
-    items: attempts.map((a): Attempt => ({
-      id: a.id,
-      outcome: a.outcome as Attempt['outcome'],
-      created_at: iso(a.created_at)!,
-    })),
+    items: attempts.map(
+      (a): Attempt => ({
+        id: a.id,
+        outcome: a.outcome as Attempt['outcome'],
+        created_at: iso(a.created_at)!,
+      }),
+    ),
   };
 }

@@ -1,10 +1,10 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { decrypt } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import { renderOtpMessage } from '../core/message.js';
 import { parsePhone } from '../core/phone.js';
 import { type Channel, effectiveLimits } from '../core/policy.js';
-import { recordActivity } from '../activity/log.js';
 import { queueMessage } from '../delivery/outbox.js';
 import { takeSendLimits } from '../limits/limits.js';
 import { findOtp, recordResend } from '../store/otps.js';
@@ -44,7 +44,12 @@ export async function resendOtp(
         resend_available_at: new Date(readyAt).toISOString(),
       });
     }
-    await takeSendLimits(trx, effectiveLimits(app), { app_id: app.id, key_id: tenant.key_id, phone: row.phone, ip: input.ip ?? row.ip }, now);
+    await takeSendLimits(
+      trx,
+      effectiveLimits(app),
+      { app_id: app.id, key_id: tenant.key_id, phone: row.phone, ip: input.ip ?? row.ip },
+      now,
+    );
     const code = decrypt(ctx.keyring, row.code_ciphertext!, row.id);
     const minutes = Math.max(1, Math.ceil((row.expires_at - now) / 60_000));
     await queueMessage(trx, ctx.keyring, now, {

@@ -1,3 +1,4 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { CODE_SPECS, type CodeType, generateCode, isWellFormedCode, sandboxCode } from '../core/codes.js';
 import { encrypt, hashCode } from '../core/crypto.js';
@@ -6,7 +7,6 @@ import { newId } from '../core/ids.js';
 import { checkOtpTemplate, renderOtpMessage } from '../core/message.js';
 import { canReceiveText, type Phone, parsePhone } from '../core/phone.js';
 import { type Channel, effectiveLimits } from '../core/policy.js';
-import { recordActivity } from '../activity/log.js';
 import { queueMessage } from '../delivery/outbox.js';
 import { takeSendLimits } from '../limits/limits.js';
 import { expireDuePending, findPendingOtp, insertOtpIfNoPending, type OtpRow } from '../store/otps.js';
@@ -54,9 +54,13 @@ export function checkChannel(app: App, channel: Channel, phone: Phone): void {
 export function resolvePhone(app: App, input: string): Phone {
   const phone = parsePhone(input, app.default_country ?? undefined);
   if (app.allowed_countries && !app.allowed_countries.includes(phone.country ?? '')) {
-    throw new OtpdError('COUNTRY_NOT_ALLOWED', `This app may not send to ${phone.country ?? 'this number'}.`, {
-      field: 'phone',
-    });
+    throw new OtpdError(
+      'COUNTRY_NOT_ALLOWED',
+      `This app may not send to ${phone.country ?? 'this number'}.`,
+      {
+        field: 'phone',
+      },
+    );
   }
   return phone;
 }
@@ -67,8 +71,16 @@ function chooseCode(app: App, input: SendInput): { code: string; type: CodeType;
       throw invalid('code', 'This app does not accept caller-supplied codes (allow_custom_code is off).');
     }
     const code = input.code.toUpperCase();
-    const type: CodeType = /^\d+$/.test(code) ? 'numeric' : /^[A-Z]+$/.test(code) ? 'alphabetic' : 'alphanumeric';
-    if (!isWellFormedCode(type, code.length, code) || code.length < CODE_SPECS[type].min || code.length > CODE_SPECS[type].max) {
+    const type: CodeType = /^\d+$/.test(code)
+      ? 'numeric'
+      : /^[A-Z]+$/.test(code)
+        ? 'alphabetic'
+        : 'alphanumeric';
+    if (
+      !isWellFormedCode(type, code.length, code) ||
+      code.length < CODE_SPECS[type].min ||
+      code.length > CODE_SPECS[type].max
+    ) {
       const spec = CODE_SPECS[type];
       throw invalid('code', `A ${type} code must be ${spec.min}–${spec.max} characters of ${spec.alphabet}.`);
     }
@@ -76,7 +88,9 @@ function chooseCode(app: App, input: SendInput): { code: string; type: CodeType;
   }
   const type = input.code_type ?? app.code_type;
   const spec = CODE_SPECS[type];
-  const length = input.code_length ?? (input.code_type && input.code_type !== app.code_type ? spec.default : app.code_length);
+  const length =
+    input.code_length ??
+    (input.code_type && input.code_type !== app.code_type ? spec.default : app.code_length);
   if (length < spec.min || length > spec.max) {
     throw invalid('code_length', `code_length must be ${spec.min}–${spec.max} for ${type} codes.`);
   }
@@ -163,7 +177,12 @@ export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): P
         });
       }
     }
-    await takeSendLimits(trx, effectiveLimits(app), { app_id: app.id, key_id: tenant.key_id, phone: phone.e164, ip: input.ip }, now);
+    await takeSendLimits(
+      trx,
+      effectiveLimits(app),
+      { app_id: app.id, key_id: tenant.key_id, phone: phone.e164, ip: input.ip },
+      now,
+    );
     await queueMessage(trx, ctx.keyring, now, {
       account_id: tenant.account_id,
       app_id: app.id,

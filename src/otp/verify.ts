@@ -1,9 +1,9 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
-import { normaliseSubmittedCode, type CodeType } from '../core/codes.js';
+import { type CodeType, normaliseSubmittedCode } from '../core/codes.js';
 import { hashCode, safeEqual } from '../core/crypto.js';
 import { invalid, OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { recordActivity } from '../activity/log.js';
 import type { Db } from '../store/db.js';
 import {
   consumeOtp,
@@ -42,11 +42,19 @@ async function locate(ctx: Context, tenant: Tenant, input: VerifyInput): Promise
   if (input.otp_id !== undefined) {
     const row = await findOtp(db, tenant.app.id, input.otp_id);
     if (!row) throw new OtpdError('OTP_NOT_FOUND', undefined, { field: 'otp_id' });
+    // Both given: they must name the same OTP, or a caller could verify one phone's code for another.
+    if (input.phone !== undefined && resolvePhone(tenant.app, input.phone).e164 !== row.phone) {
+      throw new OtpdError('OTP_NOT_FOUND', 'No OTP with this otp_id was sent to this phone number.', {
+        field: 'phone',
+      });
+    }
     return row;
   }
   if (input.phone === undefined) throw invalid('otp_id', 'Give otp_id, or phone, with the code.');
   const phone = resolvePhone(tenant.app, input.phone).e164;
-  const row = (await findPendingOtp(db, tenant.app.id, phone)) ?? (await findLatestOtpForPhone(db, tenant.app.id, phone));
+  const row =
+    (await findPendingOtp(db, tenant.app.id, phone)) ??
+    (await findLatestOtpForPhone(db, tenant.app.id, phone));
   if (!row) throw new OtpdError('OTP_NOT_FOUND', 'No OTP was sent to this phone number.', { field: 'phone' });
   return row;
 }
@@ -61,7 +69,12 @@ export async function refuseEnded(ctx: Context, row: OtpRow, now: number): Promi
 
 export async function expire(db: Db, row: OtpRow, now: number): Promise<void> {
   if (await endOtp(db, row.id, 'expired', now)) {
-    await recordActivity(db, now, { account_id: row.account_id, app_id: row.app_id, type: 'otp.expired', otp_id: row.id });
+    await recordActivity(db, now, {
+      account_id: row.account_id,
+      app_id: row.app_id,
+      type: 'otp.expired',
+      otp_id: row.id,
+    });
   }
 }
 
@@ -91,7 +104,12 @@ export async function verifyOtp(ctx: Context, tenant: Tenant, input: VerifyInput
     }
     const submitted = normaliseSubmittedCode(counted.code_type as CodeType, input.code);
     const right = safeEqual(hashCode(ctx.keyring, counted.id, submitted), counted.code_hmac);
-    const base = { account_id: counted.account_id, app_id: counted.app_id, otp_id: counted.id, key_id: tenant.key_id };
+    const base = {
+      account_id: counted.account_id,
+      app_id: counted.app_id,
+      otp_id: counted.id,
+      key_id: tenant.key_id,
+    };
     await insertAttempt(trx, {
       id: newId('att', now),
       otp_id: counted.id,
@@ -102,15 +120,27 @@ export async function verifyOtp(ctx: Context, tenant: Tenant, input: VerifyInput
     if (right) {
       const consumed = await consumeOtp(trx, counted.id, now);
       if (!consumed) return { kind: 'ended', row: (await findOtp(trx, tenant.app.id, counted.id))! };
-      await recordActivity(trx, now, { ...base, type: 'otp.verified', detail: { attempts: counted.attempts } });
+      await recordActivity(trx, now, {
+        ...base,
+        type: 'otp.verified',
+        detail: { attempts: counted.attempts },
+      });
       return { kind: 'verified', row: consumed };
     }
     const remaining = counted.max_attempts - counted.attempts;
     if (remaining === 0) {
       await endOtp(trx, counted.id, 'max_attempts', now);
-      await recordActivity(trx, now, { ...base, type: 'otp.max_attempts', detail: { attempts: counted.attempts } });
+      await recordActivity(trx, now, {
+        ...base,
+        type: 'otp.max_attempts',
+        detail: { attempts: counted.attempts },
+      });
     } else {
-      await recordActivity(trx, now, { ...base, type: 'otp.verification_failed', detail: { attempts_remaining: remaining } });
+      await recordActivity(trx, now, {
+        ...base,
+        type: 'otp.verification_failed',
+        detail: { attempts_remaining: remaining },
+      });
     }
     return { kind: 'wrong', row: counted, remaining };
   });
@@ -119,12 +149,18 @@ export async function verifyOtp(ctx: Context, tenant: Tenant, input: VerifyInput
   if (outcome.kind === 'ended') {
     // A pending row that could not be counted has used all its attempts.
     if (outcome.row.status === 'pending' && outcome.row.attempts >= outcome.row.max_attempts) {
-      throw new OtpdError('MAX_ATTEMPTS_EXCEEDED', undefined, { otp_id: outcome.row.id, attempts_remaining: 0 });
+      throw new OtpdError('MAX_ATTEMPTS_EXCEEDED', undefined, {
+        otp_id: outcome.row.id,
+        attempts_remaining: 0,
+      });
     }
     throw endedError(outcome.row, now);
   }
   if (outcome.kind === 'wrong') {
-    throw new OtpdError('INVALID_OTP', undefined, { otp_id: outcome.row.id, attempts_remaining: outcome.remaining });
+    throw new OtpdError('INVALID_OTP', undefined, {
+      otp_id: outcome.row.id,
+      attempts_remaining: outcome.remaining,
+    });
   }
   const { row } = outcome;
   return {

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -39,11 +41,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 function openSqlite(file: string): Store {
+  // A fresh data dir (OTPD_SECRET given, so nothing was written there yet) must not stop the start.
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const native = new SQLite(file);
+  // First, so that switching a fresh file to WAL waits for another process starting too.
+  native.pragma('busy_timeout = 5000');
   native.pragma('journal_mode = WAL');
   // WAL with synchronous=NORMAL survives a killed process; only power loss can lose the tail.
   native.pragma('synchronous = NORMAL');
-  native.pragma('busy_timeout = 5000');
   native.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: native }) });
   return {

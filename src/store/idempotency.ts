@@ -37,7 +37,11 @@ export async function takeOverIdempotencyKey(
     .where((eb) =>
       eb.or([
         eb('expires_at', '<=', now),
-        eb.and([eb('state', '=', 'in_flight'), eb('locked_until', '<=', now), eb('request_hash', '=', row.request_hash)]),
+        eb.and([
+          eb('state', '=', 'in_flight'),
+          eb('locked_until', '<=', now),
+          eb('request_hash', '=', row.request_hash),
+        ]),
       ]),
     )
     .executeTakeFirst();
@@ -53,7 +57,11 @@ export async function completeIdempotencyKey(db: Db, scopeKey: string, status: n
 }
 
 export async function releaseIdempotencyKey(db: Db, scopeKey: string) {
-  await db.deleteFrom('idempotency_keys').where('scope_key', '=', scopeKey).where('state', '=', 'in_flight').execute();
+  await db
+    .deleteFrom('idempotency_keys')
+    .where('scope_key', '=', scopeKey)
+    .where('state', '=', 'in_flight')
+    .execute();
 }
 
 export async function deleteExpiredIdempotencyKeys(db: Db, now: number) {

@@ -91,7 +91,12 @@ export async function markMessageFailed(db: Db, id: string, error: string, now: 
 }
 
 export async function findMessage(db: Db, appId: string, id: string): Promise<MessageRow | undefined> {
-  return db.selectFrom('messages').selectAll().where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 export async function listMessagesOfOtp(db: Db, otpId: string): Promise<MessageRow[]> {
@@ -109,7 +114,11 @@ export async function countDueMessages(db: Db): Promise<number> {
 
 /** Idempotent on the message id: a redelivered message lands in the inbox once. */
 export async function insertInboxMessage(db: Db, row: Insertable<InboxMessageTable>): Promise<void> {
-  await db.insertInto('inbox_messages').values(row).onConflict((oc) => oc.column('message_id').doNothing()).execute();
+  await db
+    .insertInto('inbox_messages')
+    .values(row)
+    .onConflict((oc) => oc.column('message_id').doNothing())
+    .execute();
 }
 
 export async function listInbox(

@@ -1,9 +1,21 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import {
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresAdapter,
+  SqliteAdapter,
+  sql,
+} from 'kysely';
 
 /** Migrations in code, one dialect-neutral schema; append, never edit a shipped one. */
 const migrations: Record<string, Migration> = {
   '0001_core': {
     async up(db: Kysely<unknown>) {
+      // Ids are time-ordered base62 and lists page by id: they must compare
+      // bytewise. SQLite's text does; PostgreSQL's follows the database's
+      // collation (en_US would sort 'a' before 'B'), unless told "C".
+      const id = db.getExecutor().adapter instanceof PostgresAdapter ? sql`text collate "C"` : sql`text`;
       await db.schema
         .createTable('meta')
         .addColumn('key', 'text', (c) => c.primaryKey())
@@ -12,7 +24,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('accounts')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('email', 'text')
         .addColumn('balance', 'bigint', (c) => c.notNull().defaultTo(0))
@@ -22,7 +34,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('apps')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('environment', 'text', (c) => c.notNull())
@@ -46,7 +58,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('api_keys')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id'))
         .addColumn('account_id', 'text', (c) => c.notNull())
         .addColumn('environment', 'text', (c) => c.notNull())
@@ -61,7 +73,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('otps')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('account_id', 'text', (c) => c.notNull())
         .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id'))
         .addColumn('environment', 'text', (c) => c.notNull())
@@ -99,16 +111,8 @@ const migrations: Record<string, Migration> = {
         .where(sql.ref('status'), '=', 'pending')
         .execute();
       await db.schema.createIndex('otps_app_list').on('otps').columns(['app_id', 'id']).execute();
-      await db.schema
-        .createIndex('otps_app_phone')
-        .on('otps')
-        .columns(['app_id', 'phone', 'id'])
-        .execute();
-      await db.schema
-        .createIndex('otps_app_reference')
-        .on('otps')
-        .columns(['app_id', 'reference'])
-        .execute();
+      await db.schema.createIndex('otps_app_phone').on('otps').columns(['app_id', 'phone', 'id']).execute();
+      await db.schema.createIndex('otps_app_reference').on('otps').columns(['app_id', 'reference']).execute();
       await db.schema
         .createIndex('otps_pending_expiry')
         .on('otps')
@@ -117,21 +121,17 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('otp_attempts')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('otp_id', 'text', (c) => c.notNull())
         .addColumn('app_id', 'text', (c) => c.notNull())
         .addColumn('outcome', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex('otp_attempts_otp')
-        .on('otp_attempts')
-        .columns(['otp_id', 'id'])
-        .execute();
+      await db.schema.createIndex('otp_attempts_otp').on('otp_attempts').columns(['otp_id', 'id']).execute();
 
       await db.schema
         .createTable('messages')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('account_id', 'text', (c) => c.notNull())
         .addColumn('app_id', 'text', (c) => c.notNull())
         .addColumn('otp_id', 'text')
@@ -150,16 +150,12 @@ const migrations: Record<string, Migration> = {
         .addColumn('updated_at', 'bigint', (c) => c.notNull())
         .addColumn('sent_at', 'bigint')
         .execute();
-      await db.schema
-        .createIndex('messages_due')
-        .on('messages')
-        .columns(['status', 'next_try_at'])
-        .execute();
+      await db.schema.createIndex('messages_due').on('messages').columns(['status', 'next_try_at']).execute();
       await db.schema.createIndex('messages_otp').on('messages').columns(['otp_id']).execute();
 
       await db.schema
         .createTable('inbox_messages')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('message_id', 'text', (c) => c.notNull().unique())
         .addColumn('app_id', 'text', (c) => c.notNull())
         .addColumn('environment', 'text', (c) => c.notNull())
@@ -169,11 +165,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('text_ciphertext', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex('inbox_phone')
-        .on('inbox_messages')
-        .columns(['phone', 'id'])
-        .execute();
+      await db.schema.createIndex('inbox_phone').on('inbox_messages').columns(['phone', 'id']).execute();
 
       await db.schema
         .createTable('rate_limits')
@@ -195,7 +187,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('activity_log')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('id', id, (c) => c.primaryKey())
         .addColumn('account_id', 'text', (c) => c.notNull())
         .addColumn('app_id', 'text')
         .addColumn('type', 'text', (c) => c.notNull())
@@ -204,11 +196,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('detail', 'text', (c) => c.notNull())
         .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
-      await db.schema
-        .createIndex('activity_app')
-        .on('activity_log')
-        .columns(['app_id', 'id'])
-        .execute();
+      await db.schema.createIndex('activity_app').on('activity_log').columns(['app_id', 'id']).execute();
     },
   },
 };
@@ -217,7 +205,29 @@ const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Brings the schema up to date; safe to run from several processes at once. */
 export async function migrate(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+  if (db.getExecutor().adapter instanceof SqliteAdapter) {
+    // Kysely's SQLite migration lock is a no-op (it assumes one connection), so
+    // two processes starting together on a fresh file both ran 0001 and one
+    // failed ("table meta already exists"). BEGIN IMMEDIATE takes the file's
+    // write lock first (the other waits on busy_timeout) and then sees what the
+    // other committed; the migrator runs inside it without its own transaction.
+    return db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const applied = await runMigrator(conn, true);
+        await sql`commit`.execute(conn);
+        return applied;
+      } catch (error) {
+        await sql`rollback`.execute(conn);
+        throw error;
+      }
+    });
+  }
+  return runMigrator(db, false);
+}
+
+async function runMigrator(db: Kysely<unknown>, disableTransactions: boolean): Promise<string[]> {
+  const migrator = new Migrator({ db, provider, disableTransactions });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -45,7 +45,11 @@ export async function findPendingOtp(db: Db, appId: string, phone: string): Prom
     .executeTakeFirst();
 }
 
-export async function findLatestOtpForPhone(db: Db, appId: string, phone: string): Promise<OtpRow | undefined> {
+export async function findLatestOtpForPhone(
+  db: Db,
+  appId: string,
+  phone: string,
+): Promise<OtpRow | undefined> {
   return db
     .selectFrom('otps')
     .selectAll()
@@ -57,7 +61,12 @@ export async function findLatestOtpForPhone(db: Db, appId: string, phone: string
 }
 
 export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
-  return db.selectFrom('otps').selectAll().where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('otps')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /**
@@ -110,15 +119,19 @@ export async function recordResend(
   channel: string,
   now: number,
 ): Promise<OtpRow | undefined> {
-  return db
-    .updateTable('otps')
-    .set((eb) => ({ send_count: eb('send_count', '+', 1), last_sent_at: now, channel, updated_at: now }))
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .where('expires_at', '>', now)
-    .where((eb) => eb('last_sent_at', '<=', eb(eb.val(now), '-', eb(eb.ref('resend_cooldown'), '*', 1000))))
-    .returningAll()
-    .executeTakeFirst();
+  return (
+    db
+      .updateTable('otps')
+      .set((eb) => ({ send_count: eb('send_count', '+', 1), last_sent_at: now, channel, updated_at: now }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      // The parameter stands alone on one side so that PostgreSQL types it bigint
+      // (as `$1 - resend_cooldown * 1000` it was typed int4 and overflowed).
+      .where((eb) => eb(eb('last_sent_at', '+', eb(eb.ref('resend_cooldown'), '*', 1000)), '<=', now))
+      .returningAll()
+      .executeTakeFirst()
+  );
 }
 
 /** Ends every pending OTP whose time ran out, a batch at a time; safe on every process. */

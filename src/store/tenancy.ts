@@ -15,7 +15,11 @@ export async function findAccount(db: Db, id: string): Promise<AccountRow | unde
 }
 
 export async function listAccounts(db: Db, page: { limit: number; after?: string }) {
-  let q = db.selectFrom('accounts').selectAll().orderBy('id').limit(page.limit + 1);
+  let q = db
+    .selectFrom('accounts')
+    .selectAll()
+    .orderBy('id')
+    .limit(page.limit + 1);
   if (page.after) q = q.where('id', '>', page.after);
   return q.execute();
 }
@@ -29,7 +33,11 @@ export async function findApp(db: Db, id: string): Promise<AppRow | undefined> {
 }
 
 export async function listApps(db: Db, page: { limit: number; after?: string; accountId?: string }) {
-  let q = db.selectFrom('apps').selectAll().orderBy('id').limit(page.limit + 1);
+  let q = db
+    .selectFrom('apps')
+    .selectAll()
+    .orderBy('id')
+    .limit(page.limit + 1);
   if (page.after) q = q.where('id', '>', page.after);
   if (page.accountId) q = q.where('account_id', '=', page.accountId);
   return q.execute();

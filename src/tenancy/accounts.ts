@@ -2,8 +2,8 @@ import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { type AccountRow, findAccount, insertAccount, listAccounts } from '../store/tenancy.js';
 import { type Page, pageOf } from '../core/pagination.js';
+import { type AccountRow, findAccount, insertAccount, listAccounts } from '../store/tenancy.js';
 
 export interface Account {
   id: string;

@@ -1,7 +1,8 @@
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { CODE_SPECS, type CodeType } from '../core/codes.js';
-import { OtpdError, invalid } from '../core/errors.js';
+import { invalid, OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { type Page, pageOf } from '../core/pagination.js';
 import {
@@ -12,9 +13,10 @@ import {
   type Environment,
   LIMIT_BOUNDS,
   LIMIT_SCOPES,
+  type Limit,
+  type LimitScope,
   type Limits,
 } from '../core/policy.js';
-import { recordActivity } from '../activity/log.js';
 import { type AppRow, findAccount, findApp, insertApp, listApps, updateApp } from '../store/tenancy.js';
 
 export interface App extends AppPolicy {
@@ -83,23 +85,38 @@ function checkLimits(limits: Partial<Limits>): void {
   }
 }
 
-/** Fills defaults that follow from other fields (the code length of a code type). */
-function withDefaults(base: AppPolicy, changes: Partial<AppPolicy>): AppPolicy {
-  const merged = { ...base, ...changes };
+/** Policy changes: `limits` merges by scope, and a scope set to null drops its override. */
+export type PolicyChanges = Partial<Omit<AppPolicy, 'limits'>> & {
+  limits?: Partial<Record<LimitScope, Limit | null>>;
+};
+
+/** Applies changes and fills what follows from them (the default length of a new code type). */
+function withDefaults(base: AppPolicy, changes: PolicyChanges): AppPolicy {
+  const { limits: limitChanges, ...rest } = changes;
+  const merged: AppPolicy = { ...base, ...rest, limits: { ...base.limits } };
+  for (const [scope, limit] of Object.entries(limitChanges ?? {})) {
+    if (limit === null) delete merged.limits[scope as LimitScope];
+    else merged.limits[scope as LimitScope] = limit;
+  }
   if (changes.code_type && changes.code_length === undefined && changes.code_type !== base.code_type) {
     merged.code_length = CODE_SPECS[changes.code_type].default;
   }
-  if (changes.channels && changes.default_channel === undefined && !changes.channels.includes(merged.default_channel)) {
+  if (
+    changes.channels &&
+    changes.default_channel === undefined &&
+    !changes.channels.includes(merged.default_channel)
+  ) {
     merged.default_channel = changes.channels[0]!;
   }
-  if (merged.allowed_countries) merged.allowed_countries = merged.allowed_countries.map((c) => c.toUpperCase());
+  if (merged.allowed_countries)
+    merged.allowed_countries = merged.allowed_countries.map((c) => c.toUpperCase());
   if (merged.default_country) merged.default_country = merged.default_country.toUpperCase();
   return merged;
 }
 
 export async function createApp(
   ctx: Context,
-  input: { account_id: string; name: string; environment: Environment } & Partial<AppPolicy>,
+  input: { account_id: string; name: string; environment: Environment } & PolicyChanges,
 ): Promise<App> {
   const { account_id, name, environment, ...changes } = input;
   if (!(await findAccount(ctx.store.db, account_id))) {
@@ -119,7 +136,12 @@ export async function createApp(
       created_at: now,
       updated_at: now,
     });
-    await recordActivity(trx, now, { account_id, app_id: app.id, type: 'app.created', detail: { name, environment } });
+    await recordActivity(trx, now, {
+      account_id,
+      app_id: app.id,
+      type: 'app.created',
+      detail: { name, environment },
+    });
     return app;
   });
   return toApp(row);
@@ -135,14 +157,18 @@ export async function listAllApps(
   ctx: Context,
   page: { limit: number; cursor?: string; account_id?: string },
 ): Promise<Page<App>> {
-  const rows = await listApps(ctx.store.db, { limit: page.limit, after: page.cursor, accountId: page.account_id });
+  const rows = await listApps(ctx.store.db, {
+    limit: page.limit,
+    after: page.cursor,
+    accountId: page.account_id,
+  });
   return pageOf(rows, page.limit, toApp);
 }
 
 export async function changeApp(
   ctx: Context,
   id: string,
-  changes: Partial<AppPolicy> & { name?: string; environment?: Environment },
+  changes: PolicyChanges & { name?: string; environment?: Environment },
 ): Promise<App> {
   const current = await getApp(ctx, id);
   const { name, environment, ...policyChanges } = changes;

@@ -9,7 +9,11 @@ import { createKey } from './keys.js';
 const ADMIN_TOKEN_META = 'admin_token_sha256';
 
 /** Whether `token` is the operator token: OTPD_ADMIN_TOKEN, or the one `otpd init` made. */
-export async function isAdminToken(ctx: Context, token: string, envToken: string | undefined): Promise<boolean> {
+export async function isAdminToken(
+  ctx: Context,
+  token: string,
+  envToken: string | undefined,
+): Promise<boolean> {
   if (envToken !== undefined && safeEqual(token, envToken)) return true;
   const stored = await getMeta(ctx.store.db, ADMIN_TOKEN_META);
   return stored !== undefined && safeEqual(sha256(token), stored);
@@ -35,7 +39,11 @@ export async function initialize(ctx: Context, adoptToken?: string): Promise<Ini
   const adminToken = adoptToken ?? `otpd_admin_${randomBase62(40)}`;
   await setMeta(ctx.store.db, ADMIN_TOKEN_META, sha256(adminToken));
   const account = await createAccount(ctx, { name: 'Demo', email: undefined });
-  const sandbox = await createApp(ctx, { account_id: account.id, name: 'Demo (sandbox)', environment: 'sandbox' });
+  const sandbox = await createApp(ctx, {
+    account_id: account.id,
+    name: 'Demo (sandbox)',
+    environment: 'sandbox',
+  });
   const live = await createApp(ctx, { account_id: account.id, name: 'Demo', environment: 'live' });
   return {
     admin_token: adminToken,

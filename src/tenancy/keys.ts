@@ -1,11 +1,11 @@
 import { crc32 } from 'node:zlib';
+import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { sha256 } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import { encodeBase62, newId, randomBase62 } from '../core/ids.js';
 import type { Environment } from '../core/policy.js';
-import { recordActivity } from '../activity/log.js';
 import {
   type ApiKeyRow,
   countActiveKeys,
@@ -87,7 +87,12 @@ export async function createKey(ctx: Context, appId: string): Promise<ApiKey & {
       last_used_at: null,
       revoked_at: null,
     });
-    await recordActivity(trx, now, { account_id: app.account_id, app_id: appId, type: 'key.created', key_id: row.id });
+    await recordActivity(trx, now, {
+      account_id: app.account_id,
+      app_id: appId,
+      type: 'key.created',
+      key_id: row.id,
+    });
     return { ...toApiKey(row), secret };
   });
 }

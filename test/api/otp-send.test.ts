@@ -59,13 +59,20 @@ describe('POST /v1/otp/send', () => {
     const first = await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000004' } });
     const second = await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000004' } });
     expect(second.status).toBe(409);
-    expect(second.body.error).toMatchObject({ code: 'ACTIVE_OTP_EXISTS', otp_id: first.body.data.otp_id, retry_after: 300 });
+    expect(second.body.error).toMatchObject({
+      code: 'ACTIVE_OTP_EXISTS',
+      otp_id: first.body.data.otp_id,
+      retry_after: 300,
+    });
     expect(second.headers['retry-after']).toBe('300');
   });
 
   it('accepts a new send once the active code has expired, before any sweep', async () => {
     const { key } = await h.tenant();
-    const first = await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000005', expiry: 60 } });
+    const first = await h.call('POST', '/v1/otp/send', {
+      key,
+      body: { phone: '+9779841000005', expiry: 60 },
+    });
     h.clock.advance(61);
     const status = await h.call('GET', `/v1/otp/${first.body.data.otp_id}`, { key });
     expect(status.body.data.status).toBe('expired');
@@ -101,7 +108,10 @@ describe('POST /v1/otp/send', () => {
   ])('generates %s codes of length %i', async (code_type, code_length, shape) => {
     const { key } = await h.tenant({ environment: 'live' });
     const phone = `+97798410001${String(code_length).padStart(2, '0')}`;
-    const res = await h.call('POST', '/v1/otp/send', { key, body: { phone, code_type, code_length, message: 'C {code}' } });
+    const res = await h.call('POST', '/v1/otp/send', {
+      key,
+      body: { phone, code_type, code_length, message: 'C {code}' },
+    });
     expect(res.status).toBe(201);
     await h.deliver();
     const [msg] = await h.inbox(phone);
@@ -110,14 +120,23 @@ describe('POST /v1/otp/send', () => {
 
   it('takes a caller-supplied code only where the app allows it', async () => {
     const closed = await h.tenant();
-    const refused = await h.call('POST', '/v1/otp/send', { key: closed.key, body: { phone: '+9779841000007', code: '4321' } });
+    const refused = await h.call('POST', '/v1/otp/send', {
+      key: closed.key,
+      body: { phone: '+9779841000007', code: '4321' },
+    });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'code' });
 
     const open = await h.tenant({ allow_custom_code: true, environment: 'live' });
-    const ok = await h.call('POST', '/v1/otp/send', { key: open.key, body: { phone: '+9779841000007', code: '4321' } });
+    const ok = await h.call('POST', '/v1/otp/send', {
+      key: open.key,
+      body: { phone: '+9779841000007', code: '4321' },
+    });
     expect(ok.status).toBe(201);
-    const verified = await h.call('POST', '/v1/otp/verify', { key: open.key, body: { otp_id: ok.body.data.otp_id, code: '4321' } });
+    const verified = await h.call('POST', '/v1/otp/verify', {
+      key: open.key,
+      body: { otp_id: ok.body.data.otp_id, code: '4321' },
+    });
     expect(verified.body.data.verified).toBe(true);
   });
 
@@ -131,12 +150,19 @@ describe('POST /v1/otp/send', () => {
       [{ phone: '+9779841000008', max_attempts: 11 }, 'INVALID_REQUEST', 'max_attempts'],
       [{ phone: '+9779841000008', max_attempts: 0 }, 'INVALID_REQUEST', 'max_attempts'],
       [{ phone: '+9779841000008', code_type: 'numeric', code_length: 9 }, 'INVALID_REQUEST', 'code_length'],
-      [{ phone: '+9779841000008', code_type: 'alphabetic', code_length: 4 }, 'INVALID_REQUEST', 'code_length'],
+      [
+        { phone: '+9779841000008', code_type: 'alphabetic', code_length: 4 },
+        'INVALID_REQUEST',
+        'code_length',
+      ],
       [{ phone: '+9779841000008', message: 'no placeholder here' }, 'INVALID_REQUEST', 'message'],
       [{ phone: '+9779841000008', message: 'Code {code} {nope}' }, 'INVALID_REQUEST', 'message'],
       [{ phone: '+9779841000008', metadata: { blob: 'x'.repeat(5000) } }, 'INVALID_REQUEST', 'metadata'],
       [{ phone: '+9779841000008', metadata: 'text' }, 'INVALID_REQUEST', 'metadata'],
       [{ phone: '+9779841000008', surprise: 1 }, 'INVALID_REQUEST', 'surprise'],
+      [{ phone: '+9779841000008', max_attempts: '3' }, 'INVALID_REQUEST', 'max_attempts'],
+      [{ phone: '+9779841000008', expiry: 300.5 }, 'INVALID_REQUEST', 'expiry'],
+      [{ phone: 9779841000008 }, 'INVALID_REQUEST', 'phone'],
       [{ phone: 'not a phone' }, 'INVALID_PHONE_FORMAT', 'phone'],
       [{ phone: '+977123' }, 'INVALID_PHONE_FORMAT', 'phone'],
       [{ phone: '9841000008' }, 'INVALID_PHONE_FORMAT', 'phone'],
@@ -155,7 +181,9 @@ describe('POST /v1/otp/send', () => {
     const res = await h.call('POST', '/v1/otp/send', { key, body: { phone: '+14155552671' } });
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('COUNTRY_NOT_ALLOWED');
-    expect((await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000009' } })).status).toBe(201);
+    expect((await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000009' } })).status).toBe(
+      201,
+    );
   });
 
   it('refuses SMS and WhatsApp to landlines but allows voice', async () => {
@@ -172,7 +200,10 @@ describe('POST /v1/otp/send', () => {
 
   it('refuses a channel the app has not enabled', async () => {
     const { key } = await h.tenant({ channels: ['sms'] });
-    const res = await h.call('POST', '/v1/otp/send', { key, body: { phone: '+9779841000010', channel: 'whatsapp' } });
+    const res = await h.call('POST', '/v1/otp/send', {
+      key,
+      body: { phone: '+9779841000010', channel: 'whatsapp' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'UNSUPPORTED_CHANNEL', field: 'channel' });
   });

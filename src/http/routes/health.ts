@@ -1,11 +1,12 @@
-import { sql } from 'kysely';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
 import { register } from 'prom-client';
 import type { Context } from '../../context.js';
 import { OtpdError } from '../../core/errors.js';
 import { ok } from '../envelope.js';
 
-export const healthRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const healthRoutes =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get('/healthz', { schema: { hide: true } }, async (request) => ok(request.id, { status: 'ok' }));
 

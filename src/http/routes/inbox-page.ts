@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Context } from '../../context.js';
 import { parsePhone } from '../../core/phone.js';
 import { readInbox } from '../../delivery/inbox.js';
@@ -12,7 +12,8 @@ import { InboxItem } from './admin/inbox.js';
  * live messages only with the operator token, which the page keeps in the
  * browser's session storage.
  */
-export const inboxPage = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const inboxPage =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get('/inbox', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').send(PAGE),

@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Context } from '../../../context.js';
 import { parsePhone } from '../../../core/phone.js';
 import { readInbox } from '../../../delivery/inbox.js';
@@ -18,7 +18,8 @@ export const InboxItem = Type.Object({
   created_at: Timestamp,
 });
 
-export const inboxRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const inboxRoutes =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/inbox',

@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Context } from '../../../context.js';
 import { createAccount, getAccount, listAllAccounts } from '../../../tenancy/accounts.js';
 import { changeApp, createApp, getApp, listAllApps } from '../../../tenancy/apps.js';
@@ -30,7 +30,8 @@ const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const Name = Type.String({ minLength: 1, maxLength: 100 });
 
 /** Accounts, apps and keys: the operator's side of tenancy. */
-export const tenancyRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const tenancyRoutes =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.post(
       '/accounts',
@@ -63,12 +64,22 @@ export const tenancyRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
         },
       },
       async (request) =>
-        ok(request.id, await listAllAccounts(ctx, { limit: request.query.limit ?? 20, cursor: request.query.cursor })),
+        ok(
+          request.id,
+          await listAllAccounts(ctx, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+        ),
     );
 
     app.get(
       '/accounts/:id',
-      { schema: { tags: ['Admin'], summary: 'One account', params: IdParams, response: responses(200, AccountRecord) } },
+      {
+        schema: {
+          tags: ['Admin'],
+          summary: 'One account',
+          params: IdParams,
+          response: responses(200, AccountRecord),
+        },
+      },
       async (request) => ok(request.id, await getAccount(ctx, request.params.id)),
     );
 
@@ -79,13 +90,19 @@ export const tenancyRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
           tags: ['Admin'],
           summary: 'Create an app with its OTP policy',
           body: Type.Object(
-            { account_id: Type.String({ maxLength: 64 }), name: Name, environment: Environment, ...PolicyFields },
+            {
+              account_id: Type.String({ maxLength: 64 }),
+              name: Name,
+              environment: Environment,
+              ...PolicyFields,
+            },
             { additionalProperties: false },
           ),
           response: responses(201, AppRecord),
         },
       },
-      async (request, reply) => reply.code(201).send(ok(request.id, await createApp(ctx, request.body as never))),
+      async (request, reply) =>
+        reply.code(201).send(ok(request.id, await createApp(ctx, request.body as never))),
     );
 
     app.get(
@@ -114,7 +131,14 @@ export const tenancyRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
 
     app.get(
       '/apps/:id',
-      { schema: { tags: ['Admin'], summary: 'One app', params: IdParams, response: responses(200, AppRecord) } },
+      {
+        schema: {
+          tags: ['Admin'],
+          summary: 'One app',
+          params: IdParams,
+          response: responses(200, AppRecord),
+        },
+      },
       async (request) => ok(request.id, await getApp(ctx, request.params.id)),
     );
 

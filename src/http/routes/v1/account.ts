@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import { listActivity } from '../../../activity/log.js';
 import type { Context } from '../../../context.js';
 import { effectiveLimits } from '../../../core/policy.js';
@@ -27,7 +27,8 @@ const LimitStatus = Type.Object({
 });
 
 /** The key's own view: its activity log and its limits. */
-export const accountRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const accountRoutes =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get(
       '/logs',
@@ -79,13 +80,17 @@ export const accountRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
           ),
           response: responses(
             200,
-            Type.Object({ limits: Type.Array(LimitStatus), resend_cooldown: Type.Integer({ description: 'seconds' }) }),
+            Type.Object({
+              limits: Type.Array(LimitStatus),
+              resend_cooldown: Type.Integer({ description: 'seconds' }),
+            }),
           ),
         },
       },
       async (request) => {
         const { app: tenantApp, key_id } = request.tenant;
-        const phone = request.query.phone === undefined ? undefined : resolvePhone(tenantApp, request.query.phone).e164;
+        const phone =
+          request.query.phone === undefined ? undefined : resolvePhone(tenantApp, request.query.phone).e164;
         const limits = await readLimits(ctx, effectiveLimits(tenantApp), {
           app_id: tenantApp.id,
           key_id,

@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { Context } from '../../../context.js';
 import { cancelOtp } from '../../../otp/cancel.js';
 import { getOtp, listOtpAttempts, listOtpRecords } from '../../../otp/read.js';
@@ -12,11 +12,14 @@ import { Channel, CodeType, Id, OtpRecord, OtpStatus, Timestamp } from '../../sc
 const Phone = Type.String({
   minLength: 3,
   maxLength: 32,
-  description: 'E.164 (+9779841234567), or national with the app\'s default_country',
+  description: "E.164 (+9779841234567), or national with the app's default_country",
   examples: ['+9779841234567'],
 });
 const Code = Type.String({ minLength: 1, maxLength: 32, description: 'What the user typed' });
-const Metadata = Type.Object({}, { additionalProperties: true, description: 'Your own data, ≤ 4 KB as JSON' });
+const Metadata = Type.Object(
+  {},
+  { additionalProperties: true, description: 'Your own data, ≤ 4 KB as JSON' },
+);
 
 const SendBody = Type.Object(
   {
@@ -33,8 +36,12 @@ const SendBody = Type.Object(
     ),
     sender_id: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
     locale: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$', maxLength: 35 })),
-    ip: Type.Optional(Type.String({ minLength: 2, maxLength: 45, description: "The end user's IP, for the ip_hour limit" })),
-    code: Type.Optional(Type.String({ minLength: 4, maxLength: 12, description: 'Your own code (allow_custom_code)' })),
+    ip: Type.Optional(
+      Type.String({ minLength: 2, maxLength: 45, description: "The end user's IP, for the ip_hour limit" }),
+    ),
+    code: Type.Optional(
+      Type.String({ minLength: 4, maxLength: 12, description: 'Your own code (allow_custom_code)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,7 +67,8 @@ const Verified = Type.Object({
 
 const OtpParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
-export const otpRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
+export const otpRoutes =
+  (ctx: Context): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.post(
       '/otp/send',
@@ -72,7 +80,8 @@ export const otpRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
           response: responses(201, OtpRecord),
         },
       },
-      async (request, reply) => reply.code(201).send(ok(request.id, await sendOtp(ctx, request.tenant, request.body))),
+      async (request, reply) =>
+        reply.code(201).send(ok(request.id, await sendOtp(ctx, request.tenant, request.body))),
     );
 
     app.post(
@@ -81,7 +90,7 @@ export const otpRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
         schema: {
           tags: ['OTP'],
           summary: 'Check a code',
-          description: 'By `otp_id`, or by `phone` (the phone\'s active OTP). Every call counts one attempt.',
+          description: "By `otp_id`, or by `phone` (the phone's active OTP). Every call counts one attempt.",
           body: VerifyBody,
           response: responses(200, Verified),
         },
@@ -95,9 +104,14 @@ export const otpRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
         schema: {
           tags: ['OTP'],
           summary: 'Send the same code again',
-          description: 'After the resend cooldown; optionally on another channel. Never resets failed attempts.',
+          description:
+            'After the resend cooldown; optionally on another channel. Never resets failed attempts.',
           body: Type.Object(
-            { otp_id: Id('otp'), channel: Type.Optional(Channel), ip: Type.Optional(Type.String({ minLength: 2, maxLength: 45 })) },
+            {
+              otp_id: Id('otp'),
+              channel: Type.Optional(Channel),
+              ip: Type.Optional(Type.String({ minLength: 2, maxLength: 45 })),
+            },
             { additionalProperties: false },
           ),
           response: responses(200, OtpRecord),
@@ -108,13 +122,27 @@ export const otpRoutes = (ctx: Context): FastifyPluginAsyncTypebox =>
 
     app.post(
       '/otp/:id/cancel',
-      { schema: { tags: ['OTP'], summary: 'Cancel a pending code', params: OtpParams, response: responses(200, OtpRecord) } },
+      {
+        schema: {
+          tags: ['OTP'],
+          summary: 'Cancel a pending code',
+          params: OtpParams,
+          response: responses(200, OtpRecord),
+        },
+      },
       async (request) => ok(request.id, await cancelOtp(ctx, request.tenant, request.params.id)),
     );
 
     app.get(
       '/otp/:id',
-      { schema: { tags: ['OTP'], summary: 'Status of one OTP', params: OtpParams, response: responses(200, OtpRecord) } },
+      {
+        schema: {
+          tags: ['OTP'],
+          summary: 'Status of one OTP',
+          params: OtpParams,
+          response: responses(200, OtpRecord),
+        },
+      },
       async (request) => ok(request.id, await getOtp(ctx, request.tenant, request.params.id)),
     );
 
