@@ -41,6 +41,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
       serializers: {
+        // `*.code` is redacted, so an error's own code (SQLSTATE, OtpdError) travels as error_code.
+        err: (error: Error & { code?: unknown }) => ({
+          ...pino.stdSerializers.err(error),
+          code: undefined,
+          error_code: error.code,
+        }),
         req: (req: { method: string; url: string; id: string }) => ({
           id: req.id,
           method: req.method,

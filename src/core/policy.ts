@@ -87,6 +87,7 @@ export const BOUNDS = {
   expiry: { min: 60, max: 86400 },
   max_attempts: { min: 1, max: 10 },
   resend_cooldown: { min: 0, max: 3600 },
+  sender_id: { maxLength: 20 },
   message: { maxLength: 640 },
 };
 
@@ -94,7 +95,10 @@ export function effectiveLimits(policy: AppPolicy): Limits {
   return { ...DEFAULT_LIMITS, ...policy.limits };
 }
 
-/** Checks the cross-field rules that a JSON schema cannot express. */
+/**
+ * Checks a whole policy: the bounds (again, for callers that bypass the HTTP
+ * schemas, like the CLI) and the cross-field rules a schema cannot express.
+ */
 export function checkPolicy(policy: AppPolicy): void {
   const spec = CODE_SPECS[policy.code_type];
   if (policy.code_length < spec.min || policy.code_length > spec.max) {
@@ -105,6 +109,19 @@ export function checkPolicy(policy: AppPolicy): void {
   }
   if (!policy.channels.includes(policy.default_channel)) {
     throw invalid('default_channel', "default_channel must be one of the app's channels.");
+  }
+  for (const field of ['expiry', 'max_attempts', 'resend_cooldown'] as const) {
+    const { min, max } = BOUNDS[field];
+    const value = policy[field];
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw invalid(field, `${field} must be an integer ${min}–${max}.`);
+    }
+  }
+  if (policy.sender_id !== null && policy.sender_id.length > BOUNDS.sender_id.maxLength) {
+    throw invalid('sender_id', `sender_id must be at most ${BOUNDS.sender_id.maxLength} characters.`);
+  }
+  if (policy.message.length > BOUNDS.message.maxLength) {
+    throw invalid('message', `message must be at most ${BOUNDS.message.maxLength} characters.`);
   }
   checkOtpTemplate(policy.message);
 }

@@ -48,7 +48,7 @@ export interface InboxMessage {
 /** What the inbox received, newest first, with the text. */
 export async function readInbox(
   ctx: Context,
-  filter: { phone?: string; environment?: 'sandbox' | 'live'; limit: number },
+  filter: { phone?: string; appId?: string; limit: number },
 ): Promise<InboxMessage[]> {
   const rows = await listInbox(ctx.store.db, filter);
   return rows.map((row) => ({

@@ -9,8 +9,9 @@ import {
   markMessageSent,
   scheduleMessageRetry,
 } from '../store/messages.js';
+import { isOtpPending } from '../store/otps.js';
 import { deliveryMetrics } from './metrics.js';
-import { type OutboundMessage, type Provider, ProviderError } from './provider.js';
+import { type OutboundMessage, type Provider, ProviderError, type ProviderResult } from './provider.js';
 
 export interface WorkerOptions {
   /** Messages claimed per round. */
@@ -98,8 +99,14 @@ export class DeliveryWorker {
   }
 
   private async deliver(row: MessageRow): Promise<void> {
-    const { ctx } = this;
+    const { ctx, options } = this;
     if (!row.text_ciphertext) return;
+    // A message whose process died on every try is failed, not tried forever.
+    if (row.tries > options.maxTries) return this.fail(row, 'none', 'Too many tries.');
+    // The code of an OTP that ended (verified, canceled, expired) is not sent.
+    if (row.otp_id && !(await isOtpPending(ctx.store.db, row.otp_id, ctx.clock.now()))) {
+      return this.fail(row, 'none', 'The OTP ended before its message was sent.');
+    }
     const message: OutboundMessage = {
       id: row.id,
       app_id: row.app_id,
@@ -111,25 +118,29 @@ export class DeliveryWorker {
       text: decrypt(ctx.keyring, row.text_ciphertext, row.id),
     };
     const provider = this.route(message);
+    let result: ProviderResult;
     try {
-      const result = await provider.send(message);
-      const now = ctx.clock.now();
-      await ctx.store.tx(async (trx) => {
-        const sent = await markMessageSent(trx, row.id, { provider: provider.name, ...result }, now);
-        if (sent) {
-          await recordActivity(trx, now, {
-            account_id: row.account_id,
-            app_id: row.app_id,
-            type: 'message.sent',
-            ...(row.otp_id ? { otp_id: row.otp_id } : {}),
-            detail: { message_id: row.id, provider: provider.name, channel: row.channel },
-          });
-        }
-      });
-      deliveryMetrics.sent.inc({ provider: provider.name, channel: row.channel });
+      result = await provider.send(message);
     } catch (error) {
-      await this.failed(row, provider, error);
+      return this.failed(row, provider, error);
     }
+    // The provider took it: from here a failure to record is not a failed
+    // delivery. The claim's lease ends and the message is offered again, and
+    // providers are idempotent on the message id.
+    const now = ctx.clock.now();
+    await ctx.store.tx(async (trx) => {
+      const sent = await markMessageSent(trx, row.id, row.tries, { provider: provider.name, ...result }, now);
+      if (sent) {
+        await recordActivity(trx, now, {
+          account_id: row.account_id,
+          app_id: row.app_id,
+          type: 'message.sent',
+          ...(row.otp_id ? { otp_id: row.otp_id } : {}),
+          detail: { message_id: row.id, provider: provider.name, channel: row.channel },
+        });
+      }
+    });
+    deliveryMetrics.sent.inc({ provider: provider.name, channel: row.channel });
   }
 
   private async failed(row: MessageRow, provider: Provider, error: unknown): Promise<void> {
@@ -144,25 +155,31 @@ export class DeliveryWorker {
     });
     if (retryable && row.tries < options.maxTries) {
       const delay = RETRY_DELAYS[Math.min(row.tries - 1, RETRY_DELAYS.length - 1)]!;
-      await scheduleMessageRetry(ctx.store.db, row.id, reason, now + delay * 1000, now);
+      await scheduleMessageRetry(ctx.store.db, row.id, row.tries, reason, now + delay * 1000, now);
       ctx.log.warn(
         { message_id: row.id, provider: provider.name, tries: row.tries },
         'delivery will be retried',
       );
       return;
     }
-    await ctx.store.tx(async (trx) => {
-      const failed = await markMessageFailed(trx, row.id, reason, now);
+    await this.fail(row, provider.name, reason);
+  }
+
+  /** Fails a claimed message for good, with a log entry. */
+  private async fail(row: MessageRow, provider: string, reason: string): Promise<void> {
+    const now = this.ctx.clock.now();
+    await this.ctx.store.tx(async (trx) => {
+      const failed = await markMessageFailed(trx, row.id, row.tries, reason, now);
       if (failed) {
         await recordActivity(trx, now, {
           account_id: row.account_id,
           app_id: row.app_id,
           type: 'message.failed',
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
-          detail: { message_id: row.id, provider: provider.name, error: reason },
+          detail: { message_id: row.id, provider, error: reason },
         });
       }
     });
-    ctx.log.error({ message_id: row.id, provider: provider.name }, 'delivery failed');
+    this.ctx.log.warn({ message_id: row.id, provider, reason }, 'message failed');
   }
 }

@@ -30,7 +30,7 @@ export function credentialOf(request: FastifyRequest): string | undefined {
   return typeof xKey === 'string' ? xKey.trim() : undefined;
 }
 
-/** preHandler of /v1: sets request.tenant or answers 401/403. */
+/** onRequest hook of /v1: sets request.tenant or answers 401/403. */
 export function apiKeyAuth(ctx: Context) {
   return async (request: FastifyRequest) => {
     const query = request.url.indexOf('?');
@@ -48,7 +48,7 @@ export function apiKeyAuth(ctx: Context) {
   };
 }
 
-/** preHandler of /admin: the operator token. */
+/** onRequest hook of /admin: the operator token. */
 export function adminAuth(ctx: Context, envToken: string | undefined) {
   return async (request: FastifyRequest) => {
     const token = credentialOf(request);

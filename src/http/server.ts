@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,12 +17,15 @@ import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
 import { accountRoutes } from './routes/v1/account.js';
 import { otpRoutes } from './routes/v1/otp.js';
-import { validatorCompiler } from './validation.js';
+import { refuseUnsafeInput, validatorCompiler } from './validation.js';
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 export interface ServerOptions {
   /** OTPD_ADMIN_TOKEN, when set. */
   adminToken?: string;
-  version?: string;
 }
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -33,6 +37,9 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
     genReqId: () => newId('req'),
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT,
+    // A URL Fastify cannot decode (`/v1/otp/%ZZ`) still gets the envelope.
+    frameworkErrors: (_error, request, reply) =>
+      sendError(request, reply, new OtpdError('INVALID_REQUEST', 'The URL is malformed.', { field: 'url' })),
     // One line per request is for debugging; at info it would double the log volume.
     logController: new LogController({
       disableRequestLogging: ctx.log.level !== 'debug' && ctx.log.level !== 'trace',
@@ -60,6 +67,9 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addHook('preValidation', async (request) => {
+    refuseUnsafeInput({ body: request.body, query: request.query, params: request.params });
+  });
   registerHttpMetrics(app);
   registerIdempotencyCompletion(app, ctx);
 
@@ -68,7 +78,7 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       openapi: '3.1.0',
       info: {
         title: 'otpd',
-        version: options.version ?? '0.1.0',
+        version: VERSION,
         description:
           'Send, deliver and verify one-time codes. Every answer uses the `{success, data | error, request_id}` envelope.',
       },
@@ -101,7 +111,7 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
 
   await app.register(healthRoutes(ctx));
-  await app.register(inboxPage(ctx));
+  await app.register(inboxPage(ctx, options.adminToken));
 
   await app.register(
     async (v1) => {

@@ -84,7 +84,9 @@ function chooseCode(app: App, input: SendInput): { code: string; type: CodeType;
       const spec = CODE_SPECS[type];
       throw invalid('code', `A ${type} code must be ${spec.min}–${spec.max} characters of ${spec.alphabet}.`);
     }
-    return { code, type, length: code.length };
+    // Sandbox keeps its promise of a fixed code, also for a caller-chosen one.
+    const fixed = app.environment === 'sandbox' ? sandboxCode(type, code.length) : code;
+    return { code: fixed, type, length: code.length };
   }
   const type = input.code_type ?? app.code_type;
   const spec = CODE_SPECS[type];

@@ -139,8 +139,7 @@ async function withRetry<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Whether an error is a unique-constraint violation, in either dialect. */
-export function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+/** A round trip to the database, for readiness checks. */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
 }

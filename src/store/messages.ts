@@ -48,9 +48,15 @@ export async function claimDueMessages(
 }
 
 /** Marks a claimed message handed over; the text copy is wiped. */
+/**
+ * Outcome writes name the claim they belong to (`claim` = the `tries` the
+ * claim set): a worker whose lease ran out and whose message was claimed
+ * again can no longer overwrite the newer claim's state.
+ */
 export async function markMessageSent(
   db: Db,
   id: string,
+  claim: number,
   result: { provider: string; provider_message_id: string | null; status: 'sent' | 'delivered' },
   now: number,
 ): Promise<MessageRow | undefined> {
@@ -67,40 +73,37 @@ export async function markMessageSent(
     })
     .where('id', '=', id)
     .where('status', '=', 'sending')
+    .where('tries', '=', claim)
     .returningAll()
     .executeTakeFirst();
 }
 
-export async function scheduleMessageRetry(db: Db, id: string, error: string, at: number, now: number) {
+export async function scheduleMessageRetry(
+  db: Db,
+  id: string,
+  claim: number,
+  error: string,
+  at: number,
+  now: number,
+) {
   await db
     .updateTable('messages')
     .set({ status: 'queued', error, next_try_at: at, updated_at: now })
     .where('id', '=', id)
     .where('status', '=', 'sending')
+    .where('tries', '=', claim)
     .execute();
 }
 
-export async function markMessageFailed(db: Db, id: string, error: string, now: number) {
+export async function markMessageFailed(db: Db, id: string, claim: number, error: string, now: number) {
   return db
     .updateTable('messages')
     .set({ status: 'failed', error, text_ciphertext: null, updated_at: now })
     .where('id', '=', id)
     .where('status', '=', 'sending')
+    .where('tries', '=', claim)
     .returningAll()
     .executeTakeFirst();
-}
-
-export async function findMessage(db: Db, appId: string, id: string): Promise<MessageRow | undefined> {
-  return db
-    .selectFrom('messages')
-    .selectAll()
-    .where('app_id', '=', appId)
-    .where('id', '=', id)
-    .executeTakeFirst();
-}
-
-export async function listMessagesOfOtp(db: Db, otpId: string): Promise<MessageRow[]> {
-  return db.selectFrom('messages').selectAll().where('otp_id', '=', otpId).orderBy('id').execute();
 }
 
 export async function countDueMessages(db: Db): Promise<number> {
@@ -123,10 +126,10 @@ export async function insertInboxMessage(db: Db, row: Insertable<InboxMessageTab
 
 export async function listInbox(
   db: Db,
-  filter: { phone?: string; environment?: string; limit: number },
+  filter: { phone?: string; appId?: string; limit: number },
 ): Promise<InboxRow[]> {
   let q = db.selectFrom('inbox_messages').selectAll().orderBy('id', 'desc').limit(filter.limit);
   if (filter.phone) q = q.where('phone', '=', filter.phone);
-  if (filter.environment) q = q.where('environment', '=', filter.environment);
+  if (filter.appId) q = q.where('app_id', '=', filter.appId);
   return q.execute();
 }

@@ -60,6 +60,18 @@ export async function findLatestOtpForPhone(
     .executeTakeFirst();
 }
 
+/** Whether an OTP can still be verified (its message is still worth sending). */
+export async function isOtpPending(db: Db, id: string, now: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('otps')
+    .select('id')
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
   return db
     .selectFrom('otps')

@@ -8,13 +8,14 @@ import { createKey } from './keys.js';
 
 const ADMIN_TOKEN_META = 'admin_token_sha256';
 
-/** Whether `token` is the operator token: OTPD_ADMIN_TOKEN, or the one `otpd init` made. */
+/** Whether `token` is the operator token: OTPD_ADMIN_TOKEN when set, else the one `otpd init` made. */
 export async function isAdminToken(
   ctx: Context,
   token: string,
   envToken: string | undefined,
 ): Promise<boolean> {
-  if (envToken !== undefined && safeEqual(token, envToken)) return true;
+  // With OTPD_ADMIN_TOKEN set it is the only token, so changing it rotates the token.
+  if (envToken !== undefined) return safeEqual(token, envToken);
   const stored = await getMeta(ctx.store.db, ADMIN_TOKEN_META);
   return stored !== undefined && safeEqual(sha256(token), stored);
 }

@@ -566,3 +566,34 @@ describe('GET /admin/v1/inbox', () => {
     expect(res.body.error).toMatchObject({ code: 'INVALID_PHONE_FORMAT', field: 'phone' });
   });
 });
+
+describe('operator token rotation', () => {
+  it('accepts only OTPD_ADMIN_TOKEN once it is set, not the token init stored', async () => {
+    const { initialize } = await import('../../src/tenancy/init.js');
+    const fresh = await createHarness();
+    const made = await initialize(fresh.ctx);
+    expect(made).not.toBeNull();
+    const old = await fresh.call('GET', '/admin/v1/accounts', { key: made!.admin_token });
+    expect(old.status).toBe(401);
+    expect(old.body.error.code).toBe('INVALID_ADMIN_TOKEN');
+    expect((await fresh.admin('GET', '/admin/v1/accounts')).status).toBe(200);
+  });
+});
+
+describe('policy bounds in the service', () => {
+  it('refuses out-of-bounds values from callers that bypass the HTTP schemas (the CLI)', async () => {
+    const { changeApp } = await import('../../src/tenancy/apps.js');
+    const { app: created } = await h.tenant();
+    for (const [changes, field] of [
+      [{ max_attempts: 1000 }, 'max_attempts'],
+      [{ expiry: -5 }, 'expiry'],
+      [{ resend_cooldown: -100 }, 'resend_cooldown'],
+      [{ sender_id: 'x'.repeat(500) }, 'sender_id'],
+    ] as const) {
+      await expect(changeApp(h.ctx, created.id, changes)).rejects.toMatchObject({
+        code: 'INVALID_REQUEST',
+        extras: { field },
+      });
+    }
+  });
+});

@@ -404,27 +404,37 @@ describe('the dev inbox', () => {
     expect(res.text).toContain('<title>otpd inbox</title>');
   });
 
-  it('lists only sandbox messages without a token', async () => {
-    const sandbox = await h.tenant();
-    const live = await h.tenant({ environment: 'live' });
-    await h.call('POST', '/v1/otp/send', { key: sandbox.key, body: { phone: '+9779841400040' } });
-    await h.call('POST', '/v1/otp/send', { key: live.key, body: { phone: '+9779841400041' } });
+  it("lists an API key's own app's messages, and every app's with the operator token", async () => {
+    const mine = await h.tenant();
+    const other = await h.tenant({ environment: 'live' });
+    await h.call('POST', '/v1/otp/send', { key: mine.key, body: { phone: '+9779841400040' } });
+    await h.call('POST', '/v1/otp/send', { key: other.key, body: { phone: '+9779841400041' } });
     await h.deliver();
 
-    const res = await raw('GET', '/inbox/sandbox');
-    expect(res.status).toBe(200);
-    const items = res.body.data.items as { phone: string; environment: string; text: string }[];
-    expect(items.length).toBeGreaterThan(0);
-    expect(items.every((m) => m.environment === 'sandbox')).toBe(true);
-    expect(items.map((m) => m.phone)).toContain('+9779841400040');
-    expect(items.map((m) => m.phone)).not.toContain('+9779841400041');
+    const bearer = (k: string) => ({ headers: { authorization: `Bearer ${k}` } });
+    const own = await raw('GET', '/inbox/messages', bearer(mine.key));
+    expect(own.status).toBe(200);
+    expect(own.body.data.items.map((m: { phone: string }) => m.phone)).toEqual(['+9779841400040']);
+    expect(own.body.data.items[0].text).toContain('123456');
 
-    const filtered = await raw('GET', `/inbox/sandbox?phone=${encodeURIComponent('+9779841400040')}`);
+    const all = await raw('GET', '/inbox/messages', bearer(ADMIN_TOKEN));
+    expect(all.body.data.items.map((m: { phone: string }) => m.phone)).toEqual(
+      expect.arrayContaining(['+9779841400040', '+9779841400041']),
+    );
+    const filtered = await raw(
+      'GET',
+      `/inbox/messages?phone=${encodeURIComponent('+9779841400041')}`,
+      bearer(ADMIN_TOKEN),
+    );
     expect(filtered.body.data.items).toHaveLength(1);
-    expect(filtered.body.data.items[0].text).toContain('123456');
-    expect(
-      (await raw('GET', `/inbox/sandbox?phone=${encodeURIComponent('+9779841400041')}`)).body.data.items,
-    ).toEqual([]);
+  });
+
+  it('refuses the inbox messages without a valid credential', async () => {
+    for (const headers of [{}, { authorization: 'Bearer otpd_test_nope' }] as Record<string, string>[]) {
+      const res = await raw('GET', '/inbox/messages', { headers });
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('INVALID_API_KEY');
+    }
   });
 });
 

@@ -121,7 +121,8 @@ describe('otpd init', () => {
   });
 
   it('printed an operator token and keys that a server accepts', async () => {
-    const server = await startProcess(db.DATABASE_URL!, { OTPD_DATA_DIR: dataDir });
+    // No OTPD_ADMIN_TOKEN: the token init made is then the operator token.
+    const server = await startProcess(db.DATABASE_URL!, { OTPD_DATA_DIR: dataDir, OTPD_ADMIN_TOKEN: '' });
     try {
       const accounts = await http(`${server.url}/admin/v1/accounts`, 'GET', { key: first.admin_token });
       expect(accounts.status).toBe(200);

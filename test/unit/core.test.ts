@@ -477,3 +477,28 @@ describe('logging', () => {
     expect(redactUrl('/plain/path')).toBe('/plain/path');
   });
 });
+
+describe('error logging', () => {
+  it("keeps an error's own code readable as error_code while *.code stays redacted", async () => {
+    const { Writable } = await import('node:stream');
+    const { createLogger } = await import('../../src/logger.js');
+    const lines: string[] = [];
+    const log = createLogger(
+      'info',
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    log.error(
+      { err: Object.assign(new Error('duplicate key'), { code: '23505' }), otp: { code: '482913' } },
+      'x',
+    );
+    const line = JSON.parse(lines[0]!);
+    expect(line.err.error_code).toBe('23505');
+    expect(line.err.message).toBe('duplicate key');
+    expect(lines[0]).not.toContain('482913');
+  });
+});

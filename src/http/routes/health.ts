@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import { register } from 'prom-client';
 import type { Context } from '../../context.js';
 import { OtpdError } from '../../core/errors.js';
+import { ping } from '../../store/db.js';
 import { ok } from '../envelope.js';
 
 export const healthRoutes =
@@ -12,7 +12,7 @@ export const healthRoutes =
 
     app.get('/readyz', { schema: { hide: true } }, async (request) => {
       try {
-        await sql`select 1`.execute(ctx.store.db);
+        await ping(ctx.store.db);
       } catch (error) {
         request.log.warn({ err: error }, 'database not reachable');
         throw new OtpdError('SERVICE_UNAVAILABLE', 'The database is not reachable.');

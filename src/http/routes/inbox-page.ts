@@ -1,26 +1,30 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Context } from '../../context.js';
+import { OtpdError } from '../../core/errors.js';
 import { parsePhone } from '../../core/phone.js';
 import { readInbox } from '../../delivery/inbox.js';
+import { isAdminToken } from '../../tenancy/init.js';
+import { authenticate } from '../../tenancy/keys.js';
+import { credentialOf } from '../auth.js';
 import { ok, responses } from '../envelope.js';
 import { InboxItem } from './admin/inbox.js';
 
 /**
  * The dev inbox: a page that shows each phone's messages as they arrive.
- * Sandbox messages (whose codes are the fixed sandbox codes) show to anyone;
- * live messages only with the operator token, which the page keeps in the
- * browser's session storage.
+ * It reads them with the credential pasted into it (kept in the browser's
+ * session storage): an API key shows that app's messages, the operator
+ * token every app's.
  */
 export const inboxPage =
-  (ctx: Context): FastifyPluginAsyncTypebox =>
+  (ctx: Context, adminToken: string | undefined): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.get('/inbox', { schema: { hide: true } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').send(PAGE),
     );
 
     app.get(
-      '/inbox/sandbox',
+      '/inbox/messages',
       {
         schema: {
           hide: true,
@@ -32,8 +36,13 @@ export const inboxPage =
         },
       },
       async (request) => {
+        const credential = credentialOf(request);
+        if (!credential) throw new OtpdError('INVALID_API_KEY', 'Send an API key or the operator token.');
+        const appId = (await isAdminToken(ctx, credential, adminToken))
+          ? undefined
+          : (await authenticate(ctx, credential)).app.id;
         const phone = request.query.phone === undefined ? undefined : parsePhone(request.query.phone).e164;
-        return ok(request.id, { items: await readInbox(ctx, { phone, environment: 'sandbox', limit: 100 }) });
+        return ok(request.id, { items: await readInbox(ctx, { phone, appId, limit: 100 }) });
       },
     );
   };
@@ -58,7 +67,7 @@ main{max-width:900px;margin:20px auto;padding:0 16px}
 </style></head><body>
 <header><h1>otpd inbox</h1>
 <input id="phone" placeholder="Filter by phone (+977…)" size="22">
-<input id="token" type="password" placeholder="Operator token (shows live messages)" size="34">
+<input id="token" type="password" placeholder="Your API key (otpd_test_…) or the operator token" size="40">
 <button id="save">Show</button></header>
 <main id="list"><p class="empty">Loading…</p></main>
 <script>
@@ -70,9 +79,11 @@ async function load() {
   const token = sessionStorage.getItem('otpd_admin_token');
   const phone = $('phone').value.trim();
   const q = phone ? '?phone=' + encodeURIComponent(phone) : '';
-  const res = token
-    ? await fetch('/admin/v1/inbox' + q, { headers: { authorization: 'Bearer ' + token } })
-    : await fetch('/inbox/sandbox' + q);
+  if (!token) {
+    $('list').innerHTML = '<p class="empty">Paste an API key (otpd_test_… shows that app's messages) or the operator token, then Show.</p>';
+    return;
+  }
+  const res = await fetch('/inbox/messages' + q, { headers: { authorization: 'Bearer ' + token } });
   const body = await res.json().catch(() => null);
   if (!body || !body.success) {
     $('list').innerHTML = '<p class="empty">' + esc(body ? body.error.message : 'otpd is not answering') + '</p>';

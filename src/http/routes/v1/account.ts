@@ -7,6 +7,7 @@ import { readLimits } from '../../../limits/limits.js';
 import { resolvePhone } from '../../../otp/send.js';
 import { Nullable, ok, PageOf, PageQuery, responses } from '../../envelope.js';
 import { Timestamp } from '../../schemas.js';
+import { timeParam } from '../../validation.js';
 
 const ActivityEntry = Type.Object({
   id: Type.String(),
@@ -56,8 +57,8 @@ export const accountRoutes =
           await listActivity(ctx, request.tenant.app.id, {
             type: q.type,
             otp_id: q.otp_id,
-            from: q.from ? Date.parse(q.from) : undefined,
-            to: q.to ? Date.parse(q.to) : undefined,
+            from: timeParam(q.from, 'from'),
+            to: timeParam(q.to, 'to'),
             cursor: q.cursor,
             limit: q.limit ?? 20,
           }),

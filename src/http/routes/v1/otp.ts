@@ -8,6 +8,7 @@ import { sendOtp } from '../../../otp/send.js';
 import { verifyOtp } from '../../../otp/verify.js';
 import { Nullable, ok, PageOf, PageQuery, responses } from '../../envelope.js';
 import { Channel, CodeType, Id, OtpRecord, OtpStatus, Timestamp } from '../../schemas.js';
+import { timeParam } from '../../validation.js';
 
 const Phone = Type.String({
   minLength: 3,
@@ -201,8 +202,8 @@ export const otpRoutes =
             status: q.status as never,
             phone: q.phone,
             reference: q.reference,
-            from: q.from ? Date.parse(q.from) : undefined,
-            to: q.to ? Date.parse(q.to) : undefined,
+            from: timeParam(q.from, 'from'),
+            to: timeParam(q.to, 'to'),
             cursor: q.cursor,
             limit: q.limit ?? 20,
           }),
