@@ -32,26 +32,31 @@ export interface InitResult {
 /**
  * First-run setup: the operator token, a demo account, and a sandbox and a
  * live app with a key each. Answers null when the database was set up before
- * (the secrets were shown then, once). Claiming the `initialized` marker is
- * the race gate: of two processes starting together, one sets up.
+ * (the secrets were shown then, once). All of it is one transaction, so a
+ * crash leaves nothing half set up; claiming the `initialized` marker inside
+ * it is the race gate: of two processes starting together, one sets up.
  */
 export async function initialize(ctx: Context, adoptToken?: string): Promise<InitResult | null> {
-  if (!(await claimMeta(ctx.store.db, 'initialized', new Date(ctx.clock.now()).toISOString()))) return null;
-  const adminToken = adoptToken ?? `otpd_admin_${randomBase62(40)}`;
-  await setMeta(ctx.store.db, ADMIN_TOKEN_META, sha256(adminToken));
-  const account = await createAccount(ctx, { name: 'Demo', email: undefined });
-  const sandbox = await createApp(ctx, {
-    account_id: account.id,
-    name: 'Demo (sandbox)',
-    environment: 'sandbox',
+  return ctx.store.tx(async (trx) => {
+    // The services below run on this transaction: their own tx() joins it.
+    const inTx: Context = { ...ctx, store: { ...ctx.store, db: trx, tx: (fn) => fn(trx) } };
+    if (!(await claimMeta(trx, 'initialized', new Date(ctx.clock.now()).toISOString()))) return null;
+    const adminToken = adoptToken ?? `otpd_admin_${randomBase62(40)}`;
+    await setMeta(trx, ADMIN_TOKEN_META, sha256(adminToken));
+    const account = await createAccount(inTx, { name: 'Demo', email: undefined });
+    const sandbox = await createApp(inTx, {
+      account_id: account.id,
+      name: 'Demo (sandbox)',
+      environment: 'sandbox',
+    });
+    const live = await createApp(inTx, { account_id: account.id, name: 'Demo', environment: 'live' });
+    return {
+      admin_token: adminToken,
+      account_id: account.id,
+      sandbox_app_id: sandbox.id,
+      sandbox_key: (await createKey(inTx, sandbox.id)).secret,
+      live_app_id: live.id,
+      live_key: (await createKey(inTx, live.id)).secret,
+    };
   });
-  const live = await createApp(ctx, { account_id: account.id, name: 'Demo', environment: 'live' });
-  return {
-    admin_token: adminToken,
-    account_id: account.id,
-    sandbox_app_id: sandbox.id,
-    sandbox_key: (await createKey(ctx, sandbox.id)).secret,
-    live_app_id: live.id,
-    live_key: (await createKey(ctx, live.id)).secret,
-  };
 }

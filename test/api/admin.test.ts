@@ -580,6 +580,31 @@ describe('operator token rotation', () => {
   });
 });
 
+describe('first-run setup', () => {
+  it('leaves nothing behind when it fails half-way, so the next start sets up afresh', async () => {
+    const { initialize } = await import('../../src/tenancy/init.js');
+    const fresh = await createHarness();
+    let calls = 0;
+    // Time runs out on the third read: after the marker and the account were written.
+    const failing = {
+      ...fresh.ctx,
+      clock: {
+        now: () => {
+          if (++calls >= 3) throw new Error('process died');
+          return Date.now();
+        },
+      },
+    };
+    await expect(initialize(failing)).rejects.toThrow('process died');
+    const db = fresh.ctx.store.db;
+    expect(await db.selectFrom('meta').selectAll().execute()).toEqual([]);
+    expect(await db.selectFrom('accounts').selectAll().execute()).toEqual([]);
+    const setUp = await initialize(fresh.ctx);
+    expect(setUp).not.toBeNull();
+    expect(await initialize(fresh.ctx)).toBeNull();
+  });
+});
+
 describe('policy bounds in the service', () => {
   it('refuses out-of-bounds values from callers that bypass the HTTP schemas (the CLI)', async () => {
     const { changeApp } = await import('../../src/tenancy/apps.js');
