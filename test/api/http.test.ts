@@ -402,6 +402,9 @@ describe('the dev inbox', () => {
     expect(res.status).toBe(200);
     expect(String(res.headers['content-type'])).toContain('text/html');
     expect(res.text).toContain('<title>otpd inbox</title>');
+    // The page is its script: a syntax error in it would leave it blank.
+    const script = res.text.match(/<script>([\s\S]*)<\/script>/)![1]!;
+    expect(() => new Function(script)).not.toThrow();
   });
 
   it("lists an API key's own app's messages, and every app's with the operator token", async () => {

@@ -80,7 +80,7 @@ async function load() {
   const phone = $('phone').value.trim();
   const q = phone ? '?phone=' + encodeURIComponent(phone) : '';
   if (!token) {
-    $('list').innerHTML = '<p class="empty">Paste an API key (otpd_test_… shows that app's messages) or the operator token, then Show.</p>';
+    $('list').innerHTML = '<p class="empty">Paste an API key (an otpd_test_… key shows the messages of its app) or the operator token (every app), then Show.</p>';
     return;
   }
   const res = await fetch('/inbox/messages' + q, { headers: { authorization: 'Bearer ' + token } });
