@@ -245,3 +245,17 @@ export async function http(
   });
   return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.json() };
 }
+
+/** Fires `n` requests at once. */
+export const parallel = (n: number, request: (i: number) => Promise<Response>) =>
+  Promise.all(Array.from({ length: n }, (_, i) => request(i)));
+
+/** How many responses had each outcome: `201`, `409 ACTIVE_OTP_EXISTS`, … */
+export function tally(responses: Response[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of responses) {
+    const outcome = r.body.success ? String(r.status) : `${r.status} ${r.body.error?.code}`;
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  }
+  return counts;
+}

@@ -62,14 +62,10 @@ export function idempotency(ctx: Context, scopeOf: (request: FastifyRequest) => 
       return;
     }
     const existing = await findIdempotencyKey(db, claim.scope_key);
-    const taken = !existing
-      ? await claimIdempotencyKey(db, claim) // released in between
-      : existing.expires_at <= now ||
-          (existing.state === 'in_flight' &&
-            existing.locked_until <= now &&
-            existing.request_hash === claim.request_hash)
-        ? await takeOverIdempotencyKey(db, claim, now)
-        : false;
+    // The guarded update decides: an expired key, or a claim whose process died.
+    const taken = existing
+      ? await takeOverIdempotencyKey(db, claim, now)
+      : await claimIdempotencyKey(db, claim); // released in between
     if (taken) {
       request.idempotencyKey = claim.scope_key;
       return;

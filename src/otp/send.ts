@@ -76,12 +76,8 @@ function chooseCode(app: App, input: SendInput): { code: string; type: CodeType;
       : /^[A-Z]+$/.test(code)
         ? 'alphabetic'
         : 'alphanumeric';
-    if (
-      !isWellFormedCode(type, code.length, code) ||
-      code.length < CODE_SPECS[type].min ||
-      code.length > CODE_SPECS[type].max
-    ) {
-      const spec = CODE_SPECS[type];
+    const spec = CODE_SPECS[type];
+    if (code.length < spec.min || code.length > spec.max || !isWellFormedCode(type, code.length, code)) {
       throw invalid('code', `A ${type} code must be ${spec.min}–${spec.max} characters of ${spec.alphabet}.`);
     }
     // Sandbox keeps its promise of a fixed code, also for a caller-chosen one.

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, type Response } from '../harness.js';
+import { createHarness, type Harness, parallel, tally } from '../harness.js';
 
 /**
  * The guarantees that must hold when requests arrive together: each race is
@@ -13,18 +13,6 @@ beforeAll(async () => {
 });
 
 const phone = (n: number) => `+9779842${String(n).padStart(6, '0')}`;
-const parallel = (n: number, request: (i: number) => Promise<Response>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => request(i)));
-
-/** How many responses had each outcome: `201`, `409 ACTIVE_OTP_EXISTS`, … */
-function tally(responses: Response[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const r of responses) {
-    const outcome = r.body.success ? String(r.status) : `${r.status} ${r.body.error?.code}`;
-    counts[outcome] = (counts[outcome] ?? 0) + 1;
-  }
-  return counts;
-}
 
 async function otpRow(id: string) {
   return h.ctx.store.db.selectFrom('otps').selectAll().where('id', '=', id).executeTakeFirstOrThrow();

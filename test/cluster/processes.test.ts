@@ -4,9 +4,10 @@ import {
   ADMIN_TOKEN,
   freshDatabaseUrl,
   http,
-  type Response,
+  parallel,
   type ServerProcess,
   startProcess,
+  tally,
 } from '../harness.js';
 
 /**
@@ -17,18 +18,6 @@ import {
  */
 
 const phone = (n: number) => `+9779843${String(n).padStart(6, '0')}`;
-
-const parallel = (n: number, request: (i: number) => Promise<Response>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => request(i)));
-
-function tally(responses: Response[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const r of responses) {
-    const outcome = r.body.success ? String(r.status) : `${r.status} ${r.body.error?.code}`;
-    counts[outcome] = (counts[outcome] ?? 0) + 1;
-  }
-  return counts;
-}
 
 /** An account, an app and a key, made through the admin API of a process. */
 async function tenant(base: string, policy: Record<string, unknown> = {}) {
