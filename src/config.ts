@@ -24,6 +24,8 @@ export interface Config {
   workers: boolean;
   /** Lets webhooks reach private and loopback addresses (development and tests only). */
   webhookAllowPrivate: boolean;
+  /** The delivery configuration file (OTPD_CONFIG): providers, routes, USSD. */
+  deliveryConfigFile: string | undefined;
 }
 
 /** Flags given on the command line override the environment. */
@@ -117,5 +119,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     logLevel,
     workers,
     webhookAllowPrivate,
+    deliveryConfigFile: env.OTPD_CONFIG ? resolve(env.OTPD_CONFIG) : undefined,
   };
 }

@@ -5,20 +5,22 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { systemClock } from './core/clock.js';
 import { deriveKeyring } from './core/crypto.js';
-import { InboxProvider } from './delivery/inbox.js';
+import { EMPTY_DELIVERY, loadDeliveryConfig } from './delivery/config.js';
 import { deliveryMetrics } from './delivery/metrics.js';
+import { buildDelivery, type Delivery, PROVIDER_SCHEMAS } from './delivery/registry.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildServer } from './http/server.js';
 import { sweepExpiredOtps } from './otp/expiry.js';
 import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
-import { countDueMessages } from './store/messages.js';
+import { countDueMessages, oldestDueAge } from './store/messages.js';
 import { deleteClosedWindows } from './store/rate-limits.js';
 
 export interface Otpd {
   ctx: Context;
   server: FastifyInstance;
   worker: DeliveryWorker;
+  delivery: Delivery;
   /** Stops taking requests, finishes the work in hand, closes the database. */
   close(): Promise<void>;
 }
@@ -28,6 +30,10 @@ let defaultMetrics = false;
 
 /** Opens the store (migrating it), wires services, worker and HTTP server. Does not listen. */
 export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
+  // A bad delivery configuration stops the start before anything opens.
+  const deliveryConfig = config.deliveryConfigFile
+    ? loadDeliveryConfig(config.deliveryConfigFile, PROVIDER_SCHEMAS)
+    : EMPTY_DELIVERY;
   const store = await openStore({ url: config.databaseUrl });
   if (!defaultMetrics) {
     collectDefaultMetrics();
@@ -41,13 +47,15 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     log,
     wakeDelivery: () => worker?.wake(),
   };
-  const inbox = new InboxProvider(ctx);
-  // Until real providers and routes exist (a later issue), every message goes to the inbox.
-  worker = new DeliveryWorker(ctx, () => inbox);
-  const server = await buildServer(ctx, { adminToken: config.adminToken });
+  const delivery = buildDelivery(ctx, deliveryConfig);
+  worker = new DeliveryWorker(ctx, (m) => delivery.router.providersFor(m), {
+    reconcileMs: deliveryConfig.reconcile_after * 1000,
+  });
+  const server = await buildServer(ctx, { adminToken: config.adminToken, delivery });
 
   let sweeper: NodeJS.Timeout | undefined;
   if (config.workers) {
+    await delivery.start();
     worker.start();
     sweeper = setInterval(() => {
       Promise.all([
@@ -55,6 +63,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
         deleteExpiredIdempotencyKeys(store.db, ctx.clock.now()),
         deleteClosedWindows(store.db, ctx.clock.now()),
         countDueMessages(store.db).then((n) => deliveryMetrics.outboxDepth.set(n)),
+        oldestDueAge(store.db, ctx.clock.now()).then((s) => deliveryMetrics.oldestDue.set(s)),
       ]).catch((error) => log.error({ err: error }, 'sweep failed'));
     }, SWEEP_MS);
     sweeper.unref();
@@ -64,10 +73,12 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     ctx,
     server,
     worker,
+    delivery,
     async close() {
       clearInterval(sweeper);
       await server.close();
       await worker.stop();
+      await delivery.close();
       await store.close();
     },
   };

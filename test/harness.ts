@@ -11,9 +11,10 @@ import type { Context } from '../src/context.js';
 import { type Clock, ManualClock } from '../src/core/clock.js';
 import { deriveKeyring } from '../src/core/crypto.js';
 import type { AppPolicy, Environment } from '../src/core/policy.js';
-import { InboxProvider } from '../src/delivery/inbox.js';
+import { checkDeliveryConfig } from '../src/delivery/config.js';
 import type { Provider } from '../src/delivery/provider.js';
-import { DeliveryWorker } from '../src/delivery/worker.js';
+import { buildDelivery, type Delivery, PROVIDER_SCHEMAS } from '../src/delivery/registry.js';
+import { DeliveryWorker, type WorkerOptions } from '../src/delivery/worker.js';
 import { buildServer } from '../src/http/server.js';
 import { openStore } from '../src/store/db.js';
 import { createAccount } from '../src/tenancy/accounts.js';
@@ -60,6 +61,8 @@ export interface Harness {
   server: FastifyInstance;
   clock: ManualClock;
   worker: DeliveryWorker;
+  /** The providers and routes (`options.delivery`; the inbox alone otherwise). */
+  delivery: Delivery;
   databaseUrl: string;
   /** An HTTP call through the server, with an API key or the operator token. */
   call(
@@ -83,7 +86,15 @@ export interface Harness {
  * delivery worker that runs only when `deliver()` is called.
  */
 export async function createHarness(
-  options: { clock?: ManualClock; provider?: (ctx: Context) => Provider; logger?: pino.Logger } = {},
+  options: {
+    clock?: ManualClock;
+    /** One provider for every message (overrides `delivery`'s routes). */
+    provider?: (ctx: Context) => Provider;
+    /** A delivery configuration as in OTPD_CONFIG (checked the same way); its providers are started. */
+    delivery?: unknown;
+    worker?: Partial<WorkerOptions>;
+    logger?: pino.Logger;
+  } = {},
 ): Promise<Harness> {
   const databaseUrl = await freshDatabaseUrl();
   const store = await openStore({ url: databaseUrl });
@@ -95,12 +106,22 @@ export async function createHarness(
     log: options.logger ?? pino({ level: 'silent' }),
     wakeDelivery: () => {},
   };
-  const provider = options.provider ? options.provider(ctx) : new InboxProvider(ctx);
-  const worker = new DeliveryWorker(ctx, () => provider);
-  const server = await buildServer(ctx, { adminToken: ADMIN_TOKEN });
+  const config = options.delivery
+    ? checkDeliveryConfig(options.delivery, PROVIDER_SCHEMAS)
+    : checkDeliveryConfig({ providers: {} }, PROVIDER_SCHEMAS);
+  const delivery = buildDelivery(ctx, config);
+  const provider = options.provider?.(ctx);
+  const worker = new DeliveryWorker(
+    ctx,
+    provider ? () => [provider] : (m) => delivery.router.providersFor(m),
+    { reconcileMs: config.reconcile_after * 1000, ...options.worker },
+  );
+  const server = await buildServer(ctx, { adminToken: ADMIN_TOKEN, delivery });
   await server.ready();
+  await delivery.start();
   afterAll(async () => {
     await server.close();
+    await delivery.close();
     await store.close();
   });
 
@@ -127,6 +148,7 @@ export async function createHarness(
     server,
     clock,
     worker,
+    delivery,
     databaseUrl,
     call,
     admin: (method, url, body) => call(method, url, { key: ADMIN_TOKEN, body }),

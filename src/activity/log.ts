@@ -18,8 +18,12 @@ export type ActivityType =
   | 'otp.max_attempts'
   | 'otp.canceled'
   | 'otp.expired'
+  | 'otp.failed'
+  | 'otp.ussd_read'
   | 'message.sent'
-  | 'message.failed';
+  | 'message.delivered'
+  | 'message.failed'
+  | 'message.fallback';
 
 export interface ActivityEntry {
   id: string;

@@ -19,6 +19,7 @@ export const ERRORS = {
   INVALID_VARIABLE: { status: 400, message: 'A template variable is invalid.' },
   INVALID_API_KEY: { status: 401, message: 'The API key is missing, invalid or revoked.' },
   INVALID_ADMIN_TOKEN: { status: 401, message: 'The operator token is missing or invalid.' },
+  INVALID_SIGNATURE: { status: 401, message: 'The callback signature is missing or wrong.' },
   INSUFFICIENT_BALANCE: { status: 402, message: 'The account balance is too low.' },
   COUNTRY_NOT_ALLOWED: { status: 403, message: 'Sending to this country is not allowed.' },
   ENVIRONMENT_MISMATCH: {

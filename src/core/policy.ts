@@ -40,6 +40,13 @@ export const DEFAULT_LIMITS: Limits = {
 /** Bounds an app may set a limit within: a window of 1 s–7 days, max 1–1,000,000. */
 export const LIMIT_BOUNDS = { maxMin: 1, maxMax: 1_000_000, windowMin: 1, windowMax: 604800 };
 
+/** The channel of the n-th send (1-based) of an OTP when the request names none. */
+export function channelForSend(policy: AppPolicy, n: number): Channel {
+  const list = policy.send_channels;
+  if (!list || list.length === 0) return policy.default_channel;
+  return list[Math.min(n, list.length) - 1]!;
+}
+
 /** The OTP policy of an app; every field is also a column of `apps`. */
 export interface AppPolicy {
   code_type: CodeType;
@@ -63,6 +70,12 @@ export interface AppPolicy {
   allow_custom_code: boolean;
   /** Overrides of DEFAULT_LIMITS, by scope. */
   limits: Partial<Limits>;
+  /** Channels tried after a message's own, in order, when it fails or stays undelivered. */
+  fallback_channels: Channel[];
+  /** Seconds a sent message may stay undelivered before the next fallback channel; 0 = on failure only. */
+  fallback_after: number;
+  /** The channel of the n-th send of one OTP when the request names none (`["sms","sms","voice"]`); the last repeats. */
+  send_channels: Channel[] | null;
 }
 
 export const DEFAULT_MESSAGE = 'Your {app} verification code is {code}. It expires in {minutes} minutes.';
@@ -81,6 +94,9 @@ export const DEFAULT_POLICY: AppPolicy = {
   allowed_countries: null,
   allow_custom_code: false,
   limits: {},
+  fallback_channels: [],
+  fallback_after: 30,
+  send_channels: null,
 };
 
 export const BOUNDS = {
@@ -89,6 +105,8 @@ export const BOUNDS = {
   resend_cooldown: { min: 0, max: 3600 },
   sender_id: { maxLength: 20 },
   message: { maxLength: 640 },
+  fallback_after: { min: 0, max: 3600 },
+  send_channels: { maxItems: 10 },
 };
 
 export function effectiveLimits(policy: AppPolicy): Limits {
@@ -110,7 +128,17 @@ export function checkPolicy(policy: AppPolicy): void {
   if (!policy.channels.includes(policy.default_channel)) {
     throw invalid('default_channel', "default_channel must be one of the app's channels.");
   }
-  for (const field of ['expiry', 'max_attempts', 'resend_cooldown'] as const) {
+  for (const field of ['fallback_channels', 'send_channels'] as const) {
+    for (const channel of policy[field] ?? []) {
+      if (!policy.channels.includes(channel)) {
+        throw invalid(field, `${field} may name only the app's channels; ${channel} is not one.`);
+      }
+    }
+  }
+  if (new Set(policy.fallback_channels).size !== policy.fallback_channels.length) {
+    throw invalid('fallback_channels', 'fallback_channels must not repeat a channel.');
+  }
+  for (const field of ['expiry', 'max_attempts', 'resend_cooldown', 'fallback_after'] as const) {
     const { min, max } = BOUNDS[field];
     const value = policy[field];
     if (!Number.isInteger(value) || value < min || value > max) {

@@ -12,6 +12,7 @@ import type { OutboundMessage, Provider, ProviderResult } from './provider.js';
  */
 export class InboxProvider implements Provider {
   readonly name = 'inbox';
+  readonly type = 'inbox';
   readonly channels = ['sms', 'whatsapp', 'voice', 'rcs'] as const;
 
   constructor(private readonly ctx: Context) {}

@@ -1,50 +1,79 @@
 import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
-import { decrypt } from '../core/crypto.js';
 import type { Channel, Environment } from '../core/policy.js';
 import {
+  advanceMessageProvider,
+  type ClaimedMessage,
   claimDueMessages,
-  type MessageRow,
   markMessageFailed,
   markMessageSent,
+  markMessageUnknown,
+  markSubmitting,
   scheduleMessageRetry,
+  dueFallbacks,
+  takeFallback,
 } from '../store/messages.js';
-import { isOtpPending } from '../store/otps.js';
+import { findApp } from '../store/tenancy.js';
+import { type App, toApp } from '../tenancy/apps.js';
+import { afterFailure, queueFallback } from './fallback.js';
 import { deliveryMetrics } from './metrics.js';
+import { readPayload } from './outbox.js';
 import { type OutboundMessage, type Provider, ProviderError, type ProviderResult } from './provider.js';
+import type { Addressee } from './router.js';
 
 export interface WorkerOptions {
   /** Messages claimed per round. */
   batch: number;
-  /** How long a claim holds before another worker may take the message. */
+  /** How long a claim holds before another worker may take the message; longer than any provider timeout. */
   leaseMs: number;
   /** How often to look for due messages when nobody rings. */
   pollMs: number;
-  /** Tries before a message is failed for good. */
+  /** Claims of one message before it is failed for good (a process that died on it every time). */
   maxTries: number;
+  /** Tries on one provider for `retry` failures before the next provider takes over. */
+  providerTries: number;
+  /** How long an unknown outcome waits for a receipt (`reconcile_after`). */
+  reconcileMs: number;
 }
 
-export const DEFAULT_WORKER_OPTIONS: WorkerOptions = { batch: 50, leaseMs: 30_000, pollMs: 500, maxTries: 5 };
+export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
+  batch: 200,
+  leaseMs: 30_000,
+  pollMs: 500,
+  maxTries: 12,
+  providerTries: 4,
+  reconcileMs: 300_000,
+};
 
-/** Backoff after the n-th failed try, in seconds. */
-const RETRY_DELAYS = [5, 30, 120, 600];
+/** Backoff after the n-th `retry` failure on one provider, in seconds: OTPs live minutes, not hours. */
+const RETRY_DELAYS = [2, 10, 30];
+
+/** The providers for a message, in failover order (see Router). */
+export type RouteFn = (m: Addressee) => Provider[];
 
 /**
- * Drains the outbox: claims due messages, hands each to its provider and
- * records the outcome. A message claimed by a worker that dies is claimed
- * again when its lease runs out, so delivery is at-least-once.
+ * Drains the outbox: claims due messages, hands each to the provider its
+ * route names and records the outcome. Before a request leaves, the message
+ * records which provider gets it; a claim found with that mark (its worker
+ * died mid-send) is treated as an unknown outcome, never sent there again.
+ * Retryable failures back off on the same provider, permanent ones fall over
+ * to the next provider, and a message no provider could take fails, which
+ * hands the OTP to the app's next fallback channel.
  */
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private rung = false;
   private stopped = true;
+  private readonly options: WorkerOptions;
 
   constructor(
     private readonly ctx: Context,
-    private readonly route: (message: OutboundMessage) => Provider,
-    private readonly options: WorkerOptions = DEFAULT_WORKER_OPTIONS,
-  ) {}
+    private readonly route: RouteFn,
+    options: Partial<WorkerOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_WORKER_OPTIONS, ...options };
+  }
 
   start(): void {
     this.stopped = false;
@@ -90,23 +119,107 @@ export class DeliveryWorker {
     this.schedule(again ? 0 : this.options.pollMs);
   }
 
-  /** One round: answers how many messages were claimed. */
+  /** One round: channel fallbacks that came due, then due messages. Answers how many messages were claimed. */
   async drainOnce(): Promise<number> {
     const { ctx, options } = this;
-    const claimed = await claimDueMessages(ctx.store, ctx.clock.now(), options.batch, options.leaseMs);
-    await Promise.all(claimed.map((row) => this.deliver(row)));
+    await this.fallBackLate();
+    const now = ctx.clock.now();
+    const claimed = await claimDueMessages(ctx.store, now, options.batch, options.leaseMs);
+    if (claimed.length === 0) return 0;
+    const apps = new Map<string, App | undefined>();
+    const pending = await this.pendingOtps(claimed, now);
+
+    // Sort the batch: what is settled here, and what goes to which provider.
+    const outgoing = new Map<Provider, ClaimedMessage[]>();
+    for (const row of claimed) {
+      if (!row.text_ciphertext || row.tries > options.maxTries) {
+        await this.fail(row, 'none', 'Too many tries.');
+      } else if (row.otp_id && !pending.has(row.otp_id)) {
+        // The code of an OTP that ended (verified, canceled, expired) is not sent.
+        await this.fail(row, 'none', 'The OTP ended before its message was sent.', false);
+      } else if (row.was === 'sending' && row.submitted_at !== null) {
+        // Its worker died after the request may have left: the provider may have it.
+        const until = now + options.reconcileMs;
+        await markMessageUnknown(
+          ctx.store.db,
+          row.id,
+          row.tries,
+          `The process stopped while ${row.provider} had the message; waiting for its receipt.`,
+          until,
+          row.fallback_at,
+          now,
+        );
+      } else {
+        const providers = this.route(addressee(row));
+        if (row.was === 'unknown') {
+          // No receipt came in time: the next provider, never the same one again.
+          await this.fallOver(row, providers, `No answer or receipt from ${row.provider}.`);
+          continue;
+        }
+        const provider = providers[row.provider_index];
+        if (!provider) {
+          const reason =
+            row.provider_index === 0
+              ? `No route for ${row.channel} to ${row.country ?? row.phone.slice(0, 4)}.`
+              : (row.error ?? 'Every provider of the route failed.');
+          await this.fail(row, 'none', reason);
+          continue;
+        }
+        outgoing.set(provider, [...(outgoing.get(provider) ?? []), row]);
+      }
+    }
+
+    const leaseEnd = now + options.leaseMs;
+    const sends: Promise<void>[] = [];
+    for (const [provider, rows] of outgoing) {
+      const held = await markSubmitting(
+        ctx.store.db,
+        rows.map((r) => r.id),
+        provider.name,
+        leaseEnd,
+        ctx.clock.now(),
+      );
+      for (const row of rows) {
+        if (held.has(row.id)) sends.push(this.deliver(row, provider, apps));
+      }
+    }
+    await Promise.all(sends);
     return claimed.length;
   }
 
-  private async deliver(row: MessageRow): Promise<void> {
-    const { ctx, options } = this;
-    if (!row.text_ciphertext) return;
-    // A message whose process died on every try is failed, not tried forever.
-    if (row.tries > options.maxTries) return this.fail(row, 'none', 'Too many tries.');
-    // The code of an OTP that ended (verified, canceled, expired) is not sent.
-    if (row.otp_id && !(await isOtpPending(ctx.store.db, row.otp_id, ctx.clock.now()))) {
-      return this.fail(row, 'none', 'The OTP ended before its message was sent.');
+  /** Of the claimed messages' OTPs, those still pending. */
+  private async pendingOtps(rows: ClaimedMessage[], now: number): Promise<Set<string>> {
+    const ids = [...new Set(rows.map((r) => r.otp_id).filter((id): id is string => id !== null))];
+    if (ids.length === 0) return new Set();
+    const found = await this.ctx.store.db
+      .selectFrom('otps')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .execute();
+    return new Set(found.map((r) => r.id));
+  }
+
+  private async appOf(row: ClaimedMessage, apps: Map<string, App | undefined>): Promise<App | undefined> {
+    if (!apps.has(row.app_id)) {
+      const found = await findApp(this.ctx.store.db, row.app_id);
+      apps.set(row.app_id, found ? toApp(found) : undefined);
     }
+    return apps.get(row.app_id);
+  }
+
+  /** When a sent OTP message that is still undelivered hands over to the next channel. */
+  private async fallbackAt(row: ClaimedMessage, apps: Map<string, App | undefined>, now: number) {
+    if (row.kind !== 'otp') return null;
+    const app = await this.appOf(row, apps);
+    if (!app || app.fallback_after === 0 || row.step >= app.fallback_channels.length) return null;
+    return now + app.fallback_after * 1000;
+  }
+
+  private async deliver(row: ClaimedMessage, provider: Provider, apps: Map<string, App | undefined>) {
+    const { ctx } = this;
+    const payload = readPayload(ctx.keyring, row.text_ciphertext!, row.id);
     const message: OutboundMessage = {
       id: row.id,
       app_id: row.app_id,
@@ -115,21 +228,39 @@ export class DeliveryWorker {
       channel: row.channel as Channel,
       phone: row.phone,
       sender_id: row.sender_id,
-      text: decrypt(ctx.keyring, row.text_ciphertext, row.id),
+      text: payload.text,
+      code: payload.code,
+      locale: row.locale,
     };
-    const provider = this.route(message);
+    const labels = { provider: provider.name, channel: row.channel };
+    const started = performance.now();
     let result: ProviderResult;
     try {
       result = await provider.send(message);
     } catch (error) {
-      return this.failed(row, provider, error);
+      deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
+      return this.failed(row, provider, error, apps);
     }
+    deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
     // The provider took it: from here a failure to record is not a failed
-    // delivery. The claim's lease ends and the message is offered again, and
-    // providers are idempotent on the message id.
+    // delivery. The claim's lease ends, the next claim sees the submit mark
+    // and waits for a receipt instead of sending it again.
     const now = ctx.clock.now();
+    const fallbackAt = await this.fallbackAt(row, apps, now);
     await ctx.store.tx(async (trx) => {
-      const sent = await markMessageSent(trx, row.id, row.tries, { provider: provider.name, ...result }, now);
+      const sent = await markMessageSent(
+        trx,
+        row.id,
+        row.tries,
+        {
+          provider: provider.name,
+          provider_message_id: result.provider_message_id,
+          status: result.status,
+          segments: result.segments ?? null,
+          fallback_at: fallbackAt,
+        },
+        now,
+      );
       if (sent) {
         await recordActivity(trx, now, {
           account_id: row.account_id,
@@ -140,33 +271,59 @@ export class DeliveryWorker {
         });
       }
     });
-    deliveryMetrics.sent.inc({ provider: provider.name, channel: row.channel });
+    deliveryMetrics.sent.inc(labels);
+    if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
   }
 
-  private async failed(row: MessageRow, provider: Provider, error: unknown): Promise<void> {
+  private async failed(
+    row: ClaimedMessage,
+    provider: Provider,
+    error: unknown,
+    apps: Map<string, App | undefined>,
+  ): Promise<void> {
     const { ctx, options } = this;
     const now = ctx.clock.now();
-    const reason = error instanceof Error ? error.message : String(error);
-    const retryable = !(error instanceof ProviderError) || error.retryable;
-    deliveryMetrics.failed.inc({
-      provider: provider.name,
-      channel: row.channel,
-      retryable: String(retryable),
-    });
-    if (retryable && row.tries < options.maxTries) {
-      const delay = RETRY_DELAYS[Math.min(row.tries - 1, RETRY_DELAYS.length - 1)]!;
-      await scheduleMessageRetry(ctx.store.db, row.id, row.tries, reason, now + delay * 1000, now);
-      ctx.log.warn(
-        { message_id: row.id, provider: provider.name, tries: row.tries },
-        'delivery will be retried',
-      );
+    const reason = `${provider.name}: ${error instanceof Error ? error.message : String(error)}`;
+    // A provider that throws something else has a bug, not an answer: try it again later.
+    const kind = error instanceof ProviderError ? error.kind : 'retry';
+    const labels = { provider: provider.name, channel: row.channel };
+    if (kind === 'unknown') {
+      deliveryMetrics.failed.inc({ ...labels, outcome: 'unknown' });
+      const fallbackAt = await this.fallbackAt(row, apps, now);
+      await markMessageUnknown(ctx.store.db, row.id, row.tries, reason, now + options.reconcileMs, fallbackAt, now);
+      ctx.log.warn({ message_id: row.id, provider: provider.name }, 'delivery outcome unknown; waiting for a receipt');
       return;
     }
-    await this.fail(row, provider.name, reason);
+    if (kind === 'retry' && row.provider_tries + 1 < options.providerTries) {
+      deliveryMetrics.failed.inc({ ...labels, outcome: 'retry' });
+      const delay = RETRY_DELAYS[Math.min(row.provider_tries, RETRY_DELAYS.length - 1)]!;
+      await scheduleMessageRetry(ctx.store.db, row.id, row.tries, reason, now + delay * 1000, now);
+      ctx.log.warn({ message_id: row.id, provider: provider.name, tries: row.tries }, 'delivery will be retried');
+      return;
+    }
+    await this.fallOver(row, this.route(addressee(row)), reason);
   }
 
-  /** Fails a claimed message for good, with a log entry. */
-  private async fail(row: MessageRow, provider: string, reason: string): Promise<void> {
+  /** The next provider of the route takes the message, or it fails when none is left. */
+  private async fallOver(row: ClaimedMessage, providers: Provider[], reason: string): Promise<void> {
+    const { ctx } = this;
+    const labels = { provider: row.provider ?? 'none', channel: row.channel };
+    if (row.provider_index + 1 < providers.length) {
+      deliveryMetrics.failed.inc({ ...labels, outcome: 'next_provider' });
+      await advanceMessageProvider(ctx.store.db, row.id, row.tries, reason, ctx.clock.now());
+      ctx.log.warn(
+        { message_id: row.id, provider: row.provider, next: providers[row.provider_index + 1]!.name },
+        'falling over to the next provider',
+      );
+      this.rung = true;
+      return;
+    }
+    deliveryMetrics.failed.inc({ ...labels, outcome: 'final' });
+    await this.fail(row, row.provider ?? 'none', reason);
+  }
+
+  /** Fails a claimed message for good, with a log entry; the channel fallback may take over. */
+  private async fail(row: ClaimedMessage, provider: string, reason: string, fallBack = true): Promise<void> {
     const now = this.ctx.clock.now();
     await this.ctx.store.tx(async (trx) => {
       const failed = await markMessageFailed(trx, row.id, row.tries, reason, now);
@@ -178,8 +335,35 @@ export class DeliveryWorker {
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
           detail: { message_id: row.id, provider, error: reason },
         });
+        if (fallBack) await afterFailure(this.ctx, trx, failed, now);
       }
     });
+    if (fallBack) this.rung = true;
     this.ctx.log.warn({ message_id: row.id, provider, reason }, 'message failed');
   }
+
+  /** Sent messages still undelivered at their `fallback_at`: the next channel takes over. */
+  private async fallBackLate(): Promise<void> {
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    for (const row of await dueFallbacks(ctx.store.db, now, this.options.batch)) {
+      // Taking the fallback and queueing the next message commit together.
+      const queued = await ctx.store.tx(
+        async (trx) => (await takeFallback(trx, row, now)) && queueFallback(ctx, trx, row, now),
+      );
+      if (queued) {
+        this.rung = true;
+        ctx.log.info({ message_id: row.id }, 'not delivered in time; trying the next channel');
+      }
+    }
+  }
+}
+
+function addressee(row: ClaimedMessage): Addressee {
+  return {
+    environment: row.environment as Environment,
+    channel: row.channel as Channel,
+    phone: row.phone,
+    country: row.country,
+  };
 }

@@ -72,6 +72,29 @@ export const PolicyFields = {
   allowed_countries: Type.Optional(Nullable(Type.Array(Country, { minItems: 1, maxItems: 250 }))),
   allow_custom_code: Type.Optional(Type.Boolean()),
   limits: Type.Optional(LimitOverrides),
+  fallback_channels: Type.Optional(
+    Type.Array(Channel, {
+      maxItems: 4,
+      uniqueItems: true,
+      description: "Channels tried after a message's own when it fails or stays undelivered",
+    }),
+  ),
+  fallback_after: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 3600,
+      description: 'seconds a sent message may stay undelivered before the next fallback channel; 0 = on failure only',
+    }),
+  ),
+  send_channels: Type.Optional(
+    Nullable(
+      Type.Array(Channel, {
+        minItems: 1,
+        maxItems: 10,
+        description: 'channel of the n-th send of one OTP when the request names none; the last repeats',
+      }),
+    ),
+  ),
 };
 
 export const AppRecord = Type.Object(
@@ -93,6 +116,9 @@ export const AppRecord = Type.Object(
     allowed_countries: Nullable(Type.Array(Type.String())),
     allow_custom_code: Type.Boolean(),
     limits: Type.Object({}, { additionalProperties: Limit }),
+    fallback_channels: Type.Array(Channel),
+    fallback_after: Type.Integer(),
+    send_channels: Nullable(Type.Array(Channel)),
     created_at: Timestamp,
     updated_at: Timestamp,
   },

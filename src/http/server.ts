@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Context } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import type { Delivery } from '../delivery/registry.js';
 import { adminAuth, apiKeyAuth } from './auth.js';
 import { ErrorEnvelope } from './envelope.js';
 import { errorHandler, sendError } from './errors.js';
@@ -14,7 +15,9 @@ import { registerHttpMetrics } from './metrics.js';
 import { inboxRoutes } from './routes/admin/inbox.js';
 import { tenancyRoutes } from './routes/admin/tenancy.js';
 import { healthRoutes } from './routes/health.js';
+import { callbackRoutes } from './routes/callbacks.js';
 import { inboxPage } from './routes/inbox-page.js';
+import { ussdRoutes } from './routes/ussd.js';
 import { accountRoutes } from './routes/v1/account.js';
 import { otpRoutes } from './routes/v1/otp.js';
 import { refuseUnsafeInput, validatorCompiler } from './validation.js';
@@ -26,6 +29,8 @@ const VERSION = (
 export interface ServerOptions {
   /** OTPD_ADMIN_TOKEN, when set. */
   adminToken?: string;
+  /** Providers and routes: their callbacks and the USSD gateway are served when given. */
+  delivery?: Delivery;
 }
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -112,6 +117,10 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
 
   await app.register(healthRoutes(ctx));
   await app.register(inboxPage(ctx, options.adminToken));
+  if (options.delivery) {
+    await app.register(callbackRoutes(options.delivery));
+    await app.register(ussdRoutes(ctx, options.delivery));
+  }
 
   await app.register(
     async (v1) => {

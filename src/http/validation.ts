@@ -48,7 +48,7 @@ export function refuseUnsafeInput(parts: Record<string, unknown>): void {
     if (typeof value === 'string') {
       if (value.includes('\u0000'))
         throw invalid(path || 'body', `${path || 'body'} must not contain NUL characters.`);
-    } else if (value !== null && typeof value === 'object') {
+    } else if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
       if (depth >= MAX_DEPTH)
         throw invalid(path || 'body', `JSON nested deeper than ${MAX_DEPTH} levels is refused.`);
       for (const [key, child] of Object.entries(value)) {

@@ -4,7 +4,7 @@ import { decrypt } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import { renderOtpMessage } from '../core/message.js';
 import { parsePhone } from '../core/phone.js';
-import { type Channel, effectiveLimits } from '../core/policy.js';
+import { type Channel, channelForSend, effectiveLimits } from '../core/policy.js';
 import { queueMessage } from '../delivery/outbox.js';
 import { takeSendLimits } from '../limits/limits.js';
 import { findOtp, recordResend } from '../store/otps.js';
@@ -28,7 +28,9 @@ export async function resendOtp(
   if (!found) throw new OtpdError('OTP_NOT_FOUND', undefined, { field: 'otp_id' });
   const now = ctx.clock.now();
   if (effectiveStatus(found, now) !== 'pending') throw await refuseEnded(ctx, found, now);
-  const channel = input.channel ?? (found.channel as Channel);
+  // The app may pick the channel by the send's number (voice for the third).
+  const channel =
+    input.channel ?? (app.send_channels ? channelForSend(app, found.send_count + 1) : (found.channel as Channel));
   checkChannel(app, channel, parsePhone(found.phone));
 
   const updated = await ctx.store.tx(async (trx) => {
@@ -59,8 +61,11 @@ export async function resendOtp(
       environment: app.environment,
       channel,
       phone: row.phone,
+      country: row.country,
       sender_id: row.sender_id,
+      locale: row.locale,
       text: renderOtpMessage(row.message, { code, minutes, app: app.name }),
+      code,
     });
     await recordActivity(trx, now, {
       account_id: row.account_id,

@@ -6,7 +6,7 @@ import { invalid, OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { checkOtpTemplate, renderOtpMessage } from '../core/message.js';
 import { canReceiveText, type Phone, parsePhone } from '../core/phone.js';
-import { type Channel, effectiveLimits } from '../core/policy.js';
+import { type Channel, channelForSend, effectiveLimits } from '../core/policy.js';
 import { queueMessage } from '../delivery/outbox.js';
 import { takeSendLimits } from '../limits/limits.js';
 import { expireDuePending, findPendingOtp, insertOtpIfNoPending, type OtpRow } from '../store/otps.js';
@@ -111,7 +111,7 @@ function checkMetadata(metadata: Record<string, unknown> | undefined): string | 
  */
 export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): Promise<OtpRecord> {
   const { app } = tenant;
-  const channel = input.channel ?? app.default_channel;
+  const channel = input.channel ?? channelForSend(app, 1);
   const phone = resolvePhone(app, input.phone);
   checkChannel(app, channel, phone);
   const { code, type, length } = chooseCode(app, input);
@@ -188,8 +188,11 @@ export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): P
       environment: app.environment,
       channel,
       phone: phone.e164,
+      country: row.country,
       sender_id: row.sender_id,
+      locale: row.locale,
       text,
+      code,
     });
     await recordActivity(trx, now, {
       account_id: tenant.account_id,

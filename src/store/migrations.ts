@@ -199,6 +199,46 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('activity_app').on('activity_log').columns(['app_id', 'id']).execute();
     },
   },
+  '0002_delivery': {
+    async up(db: Kysely<unknown>) {
+      // One statement per column: SQLite's ALTER TABLE adds one at a time.
+      const messageColumns: [string, 'text' | 'integer' | 'bigint', string | number | null][] = [
+        ['kind', 'text', 'otp'],
+        ['country', 'text', null],
+        ['locale', 'text', null],
+        ['step', 'integer', 0],
+        ['provider_index', 'integer', 0],
+        ['provider_tries', 'integer', 0],
+        ['segments', 'integer', null],
+        ['submitted_at', 'bigint', null],
+        ['delivered_at', 'bigint', null],
+        ['failed_at', 'bigint', null],
+        ['fallback_at', 'bigint', null],
+      ];
+      for (const [name, type, fallback] of messageColumns) {
+        await db.schema
+          .alterTable('messages')
+          .addColumn(name, type, (c) => (fallback === null ? c : c.notNull().defaultTo(fallback)))
+          .execute();
+      }
+      await db.schema
+        .createIndex('messages_provider_id')
+        .on('messages')
+        .columns(['provider', 'provider_message_id'])
+        .execute();
+      await db.schema.createIndex('messages_fallback').on('messages').columns(['fallback_at']).execute();
+
+      await db.schema
+        .alterTable('apps')
+        .addColumn('fallback_channels', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema
+        .alterTable('apps')
+        .addColumn('fallback_after', 'integer', (c) => c.notNull().defaultTo(30))
+        .execute();
+      await db.schema.alterTable('apps').addColumn('send_channels', 'text').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

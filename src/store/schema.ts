@@ -37,6 +37,12 @@ export interface AppTable {
   allow_custom_code: number;
   /** JSON object of limit overrides. */
   limits: string;
+  /** JSON array: channels tried after the send's own, in order. */
+  fallback_channels: string;
+  /** Seconds a sent message may stay undelivered before the next channel is tried; 0 = on failure only. */
+  fallback_after: number;
+  /** JSON array or null: the channel of the n-th send of one OTP. */
+  send_channels: string | null;
   created_at: Ms;
   updated_at: Ms;
 }
@@ -119,6 +125,23 @@ export interface MessageTable {
   created_at: Ms;
   updated_at: Ms;
   sent_at: Ms | null;
+  /** `otp` or `sms` (a transactional template message). */
+  kind: string;
+  country: string | null;
+  locale: string | null;
+  /** Position in the app's channel fallback chain: 0 is the send's own channel. */
+  step: number;
+  /** Position in the route's provider list. */
+  provider_index: number;
+  /** Tries on the current provider (reset when it falls over to the next). */
+  provider_tries: number;
+  segments: number | null;
+  /** Set before the request to `provider` leaves: after a crash, the outcome is unknown. */
+  submitted_at: Ms | null;
+  delivered_at: Ms | null;
+  failed_at: Ms | null;
+  /** When a sent but undelivered message hands over to the next channel. */
+  fallback_at: Ms | null;
 }
 
 export interface InboxMessageTable {

@@ -47,6 +47,9 @@ export function toApp(row: AppRow): App {
     allowed_countries: row.allowed_countries ? (JSON.parse(row.allowed_countries) as string[]) : null,
     allow_custom_code: row.allow_custom_code === 1,
     limits: JSON.parse(row.limits) as Partial<Limits>,
+    fallback_channels: JSON.parse(row.fallback_channels) as Channel[],
+    fallback_after: row.fallback_after,
+    send_channels: row.send_channels ? (JSON.parse(row.send_channels) as Channel[]) : null,
     created_at: iso(row.created_at)!,
     updated_at: iso(row.updated_at)!,
   };
@@ -67,6 +70,9 @@ function policyColumns(policy: AppPolicy) {
     allowed_countries: policy.allowed_countries ? JSON.stringify(policy.allowed_countries) : null,
     allow_custom_code: policy.allow_custom_code ? 1 : 0,
     limits: JSON.stringify(policy.limits),
+    fallback_channels: JSON.stringify(policy.fallback_channels),
+    fallback_after: policy.fallback_after,
+    send_channels: policy.send_channels ? JSON.stringify(policy.send_channels) : null,
   };
 }
 
