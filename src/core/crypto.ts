@@ -14,11 +14,26 @@ export interface Keyring {
   codeKey: Buffer;
   /** AES-256-GCM key for the recoverable copies (code, message text). */
   encryptionKey: Buffer;
+  /** HMAC key for tokens otpd hands out and checks itself (receipt URLs). */
+  tokenKey: Buffer;
 }
 
 export function deriveKeyring(secret: string): Keyring {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'otpd', info, 32) as ArrayBuffer);
-  return { codeKey: derive('otp-code-hmac-v1'), encryptionKey: derive('aes-gcm-v1') };
+  return {
+    codeKey: derive('otp-code-hmac-v1'),
+    encryptionKey: derive('aes-gcm-v1'),
+    tokenKey: derive('token-hmac-v1'),
+  };
+}
+
+/** A URL-safe HMAC token of `purpose` and `value`, to check with `checkToken`. */
+export function signToken(keyring: Keyring, purpose: string, value: string): string {
+  return createHmac('sha256', keyring.tokenKey).update(`${purpose}\n${value}`).digest('base64url').slice(0, 32);
+}
+
+export function checkToken(keyring: Keyring, purpose: string, value: string, token: string): boolean {
+  return safeEqual(signToken(keyring, purpose, value), token);
 }
 
 /** HMAC of a code, bound to its OTP id so equal codes never hash alike. */

@@ -113,6 +113,13 @@ export interface ProviderDeps {
    */
   callbackUrl: string | null;
   now(): number;
+  /**
+   * A token only this otpd can make, to put in callback URLs it hands the
+   * provider (`?message_id=…&token=…`) and check when they come back.
+   */
+  sign(value: string): string;
+  /** Checks a token made by `sign` (constant time). */
+  verify(value: string, token: string): boolean;
 }
 
 /**

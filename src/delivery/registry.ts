@@ -1,5 +1,6 @@
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Context } from '../context.js';
+import { checkToken, signToken } from '../core/crypto.js';
 import type { Channel } from '../core/policy.js';
 import type { DeliveryConfig, ProviderSettings } from './config.js';
 import { InboxProvider } from './inbox.js';
@@ -123,6 +124,8 @@ export function buildDelivery(ctx: Context, config: DeliveryConfig): Delivery {
       log: ctx.log.child({ provider: name }),
       callbackUrl: config.public_url ? `${config.public_url}/callbacks/${name}` : null,
       now: () => ctx.clock.now(),
+      sign: (value) => signToken(ctx.keyring, `callback:${name}`, value),
+      verify: (value, token) => checkToken(ctx.keyring, `callback:${name}`, value, token),
     };
     providers.set(name, new Configured(type.create(name, settings, deps), settings, type.throttlesItself ?? false));
   }

@@ -7,6 +7,7 @@ import { createHarness, type Harness } from '../harness.js';
 /** A provider whose every send waits until the test answers it. */
 class HeldProvider implements Provider {
   readonly name = 'held';
+  readonly type = 'held';
   readonly channels = ['sms', 'whatsapp', 'voice', 'rcs'] as const;
   sends: { message: OutboundMessage; answer: (r: ProviderResult | Error) => void }[] = [];
   send(message: OutboundMessage): Promise<ProviderResult> {
