@@ -29,7 +29,10 @@ export function deriveKeyring(secret: string): Keyring {
 
 /** A URL-safe HMAC token of `purpose` and `value`, to check with `checkToken`. */
 export function signToken(keyring: Keyring, purpose: string, value: string): string {
-  return createHmac('sha256', keyring.tokenKey).update(`${purpose}\n${value}`).digest('base64url').slice(0, 32);
+  return createHmac('sha256', keyring.tokenKey)
+    .update(`${purpose}\n${value}`)
+    .digest('base64url')
+    .slice(0, 32);
 }
 
 export function checkToken(keyring: Keyring, purpose: string, value: string, token: string): boolean {

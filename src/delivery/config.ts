@@ -166,7 +166,8 @@ export function checkDeliveryConfig(
         `providers.${name}: a provider name is lowercase letters, digits, - and _ (at most 32), starting with a letter.`,
       );
     }
-    if (name === 'inbox') throw new ConfigError('providers.inbox: "inbox" is the built-in provider; pick another name.');
+    if (name === 'inbox')
+      throw new ConfigError('providers.inbox: "inbox" is the built-in provider; pick another name.');
     const schema = schemas[settings.type];
     if (!schema) {
       throw new ConfigError(
@@ -190,7 +191,9 @@ export function checkDeliveryConfig(
       }
       const channels = providers[name]?.channels;
       if (route.channel && channels && !channels.includes(route.channel)) {
-        throw new ConfigError(`routes.${i}.providers: provider "${name}" does not serve channel ${route.channel}.`);
+        throw new ConfigError(
+          `routes.${i}.providers: provider "${name}" does not serve channel ${route.channel}.`,
+        );
       }
     }
   });
@@ -222,7 +225,9 @@ export function loadDeliveryConfig(
   try {
     raw = extname(file) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`OTPD_CONFIG: ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(
+      `OTPD_CONFIG: ${file} is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
   try {
     return checkDeliveryConfig(raw, schemas, env);

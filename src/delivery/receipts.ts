@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
-import { applyReceipt, findMessageForReceipt, findUnsettledForPhone, type MessageRow } from '../store/messages.js';
+import {
+  applyReceipt,
+  findMessageForReceipt,
+  findUnsettledForPhone,
+  type MessageRow,
+} from '../store/messages.js';
 import { afterFailure } from './fallback.js';
 import { deliveryMetrics } from './metrics.js';
 import type { Receipt } from './provider.js';
@@ -41,7 +46,11 @@ export async function recordReceipt(ctx: Context, receipt: Receipt): Promise<boo
   if (!row) {
     deliveryMetrics.receipts.inc({ provider: receipt.provider, status: receipt.status, matched: 'false' });
     ctx.log.warn(
-      { provider: receipt.provider, provider_message_id: receipt.provider_message_id, status: receipt.status },
+      {
+        provider: receipt.provider,
+        provider_message_id: receipt.provider_message_id,
+        status: receipt.status,
+      },
       'receipt for no known message',
     );
     return false;

@@ -127,7 +127,10 @@ export function buildDelivery(ctx: Context, config: DeliveryConfig): Delivery {
       sign: (value) => signToken(ctx.keyring, `callback:${name}`, value),
       verify: (value, token) => checkToken(ctx.keyring, `callback:${name}`, value, token),
     };
-    providers.set(name, new Configured(type.create(name, settings, deps), settings, type.throttlesItself ?? false));
+    providers.set(
+      name,
+      new Configured(type.create(name, settings, deps), settings, type.throttlesItself ?? false),
+    );
   }
   const router = new Router(config.routes, providers, inbox);
   return {

@@ -34,7 +34,10 @@ export class Router {
     for (const route of this.routes) {
       if (route.channel && route.channel !== m.channel) continue;
       if (route.countries && !(m.country && route.countries.includes(m.country))) continue;
-      if (route.prefixes && !route.prefixes.some((p) => m.phone.startsWith(p.startsWith('+') ? p : `+${p}`))) {
+      if (
+        route.prefixes &&
+        !route.prefixes.some((p) => m.phone.startsWith(p.startsWith('+') ? p : `+${p}`))
+      ) {
         continue;
       }
       return route.providers

@@ -5,12 +5,12 @@ import {
   advanceMessageProvider,
   type ClaimedMessage,
   claimDueMessages,
+  dueFallbacks,
   markMessageFailed,
   markMessageSent,
   markMessageUnknown,
   markSubmitting,
   scheduleMessageRetry,
-  dueFallbacks,
   takeFallback,
 } from '../store/messages.js';
 import { findApp } from '../store/tenancy.js';
@@ -290,15 +290,29 @@ export class DeliveryWorker {
     if (kind === 'unknown') {
       deliveryMetrics.failed.inc({ ...labels, outcome: 'unknown' });
       const fallbackAt = await this.fallbackAt(row, apps, now);
-      await markMessageUnknown(ctx.store.db, row.id, row.tries, reason, now + options.reconcileMs, fallbackAt, now);
-      ctx.log.warn({ message_id: row.id, provider: provider.name }, 'delivery outcome unknown; waiting for a receipt');
+      await markMessageUnknown(
+        ctx.store.db,
+        row.id,
+        row.tries,
+        reason,
+        now + options.reconcileMs,
+        fallbackAt,
+        now,
+      );
+      ctx.log.warn(
+        { message_id: row.id, provider: provider.name },
+        'delivery outcome unknown; waiting for a receipt',
+      );
       return;
     }
     if (kind === 'retry' && row.provider_tries + 1 < options.providerTries) {
       deliveryMetrics.failed.inc({ ...labels, outcome: 'retry' });
       const delay = RETRY_DELAYS[Math.min(row.provider_tries, RETRY_DELAYS.length - 1)]!;
       await scheduleMessageRetry(ctx.store.db, row.id, row.tries, reason, now + delay * 1000, now);
-      ctx.log.warn({ message_id: row.id, provider: provider.name, tries: row.tries }, 'delivery will be retried');
+      ctx.log.warn(
+        { message_id: row.id, provider: provider.name, tries: row.tries },
+        'delivery will be retried',
+      );
       return;
     }
     await this.fallOver(row, this.route(addressee(row)), reason);

@@ -38,6 +38,47 @@ export const OtpRecord = Type.Object(
   { title: 'OTP' },
 );
 
+export const MessageStatus = Type.Union(
+  ['queued', 'sending', 'sent', 'delivered', 'failed', 'unknown'].map((s) => Type.Literal(s)),
+  {
+    description:
+      'queued → sending → sent → delivered | failed; unknown: the provider may have it, waiting for its receipt',
+  },
+);
+
+export const MessageRecord = Type.Object(
+  {
+    message_id: Type.String(),
+    otp_id: Nullable(Type.String()),
+    kind: Type.Union([Type.Literal('otp'), Type.Literal('sms')]),
+    channel: Channel,
+    phone: Type.String({ description: 'E.164' }),
+    status: MessageStatus,
+    provider: Nullable(Type.String()),
+    provider_message_id: Nullable(Type.String()),
+    error: Nullable(Type.String()),
+    tries: Type.Integer(),
+    segments: Nullable(Type.Integer()),
+    created_at: Timestamp,
+    sent_at: Nullable(Timestamp),
+    delivered_at: Nullable(Timestamp),
+    failed_at: Nullable(Timestamp),
+  },
+  { title: 'Message' },
+);
+
+/** One OTP with its deliveries: each send, resend and fallback, with its channel and status. */
+export const OtpDetail = Type.Composite(
+  [
+    OtpRecord,
+    Type.Object({
+      delivery_status: Nullable(MessageStatus),
+      deliveries: Type.Array(MessageRecord),
+    }),
+  ],
+  { title: 'OTPDetail' },
+);
+
 export const Limit = Type.Object(
   {
     max: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
@@ -83,7 +124,8 @@ export const PolicyFields = {
     Type.Integer({
       minimum: 0,
       maximum: 3600,
-      description: 'seconds a sent message may stay undelivered before the next fallback channel; 0 = on failure only',
+      description:
+        'seconds a sent message may stay undelivered before the next fallback channel; 0 = on failure only',
     }),
   ),
   send_channels: Type.Optional(

@@ -14,11 +14,12 @@ import { idempotency, registerIdempotencyCompletion } from './idempotency.js';
 import { registerHttpMetrics } from './metrics.js';
 import { inboxRoutes } from './routes/admin/inbox.js';
 import { tenancyRoutes } from './routes/admin/tenancy.js';
-import { healthRoutes } from './routes/health.js';
 import { callbackRoutes } from './routes/callbacks.js';
+import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
 import { ussdRoutes } from './routes/ussd.js';
 import { accountRoutes } from './routes/v1/account.js';
+import { messageRoutes } from './routes/v1/messages.js';
 import { otpRoutes } from './routes/v1/otp.js';
 import { refuseUnsafeInput, validatorCompiler } from './validation.js';
 
@@ -131,6 +132,7 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       );
       await v1.register(otpRoutes(ctx));
       await v1.register(accountRoutes(ctx));
+      await v1.register(messageRoutes(ctx));
     },
     { prefix: '/v1' },
   );

@@ -2,15 +2,26 @@ import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import { type Page, pageOf } from '../core/pagination.js';
+import { deliveriesOf, type MessageRecord } from '../delivery/messages.js';
 import { findOtp, listAttempts, listOtps } from '../store/otps.js';
 import type { Tenant } from '../tenancy/keys.js';
 import { type OtpRecord, type OtpStatus, toRecord } from './record.js';
 import { resolvePhone } from './send.js';
 
-export async function getOtp(ctx: Context, tenant: Tenant, otpId: string): Promise<OtpRecord> {
+export interface OtpDetail extends OtpRecord {
+  delivery_status: MessageRecord['status'] | null;
+  deliveries: MessageRecord[];
+}
+
+export async function getOtp(ctx: Context, tenant: Tenant, otpId: string): Promise<OtpDetail> {
   const row = await findOtp(ctx.store.db, tenant.app.id, otpId);
   if (!row) throw new OtpdError('OTP_NOT_FOUND');
-  return toRecord(row, ctx.clock.now());
+  const deliveries = await deliveriesOf(ctx, row.id);
+  return {
+    ...toRecord(row, ctx.clock.now()),
+    delivery_status: deliveries.at(-1)?.status ?? null,
+    deliveries,
+  };
 }
 
 export interface OtpListFilter {

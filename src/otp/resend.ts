@@ -30,7 +30,8 @@ export async function resendOtp(
   if (effectiveStatus(found, now) !== 'pending') throw await refuseEnded(ctx, found, now);
   // The app may pick the channel by the send's number (voice for the third).
   const channel =
-    input.channel ?? (app.send_channels ? channelForSend(app, found.send_count + 1) : (found.channel as Channel));
+    input.channel ??
+    (app.send_channels ? channelForSend(app, found.send_count + 1) : (found.channel as Channel));
   checkChannel(app, channel, parsePhone(found.phone));
 
   const updated = await ctx.store.tx(async (trx) => {

@@ -102,30 +102,32 @@ export async function markMessageSent(
   },
   now: number,
 ): Promise<MessageRow | undefined> {
-  return db
-    .updateTable('messages')
-    .set({
-      status: result.status,
-      provider: result.provider,
-      provider_message_id: result.provider_message_id,
-      segments: result.segments,
-      error: null,
-      text_ciphertext: null,
-      sent_at: now,
-      delivered_at: result.status === 'delivered' ? now : null,
-      fallback_at: result.status === 'delivered' ? null : result.fallback_at,
-      updated_at: now,
-    })
-    .where('id', '=', id)
-    // A late answer still counts when the message only waits for news of it.
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('status', '=', 'sending'), eb('tries', '=', claim)]),
-        eb.and([eb('status', '=', 'unknown'), eb('provider', '=', result.provider)]),
-      ]),
-    )
-    .returningAll()
-    .executeTakeFirst();
+  return (
+    db
+      .updateTable('messages')
+      .set({
+        status: result.status,
+        provider: result.provider,
+        provider_message_id: result.provider_message_id,
+        segments: result.segments,
+        error: null,
+        text_ciphertext: null,
+        sent_at: now,
+        delivered_at: result.status === 'delivered' ? now : null,
+        fallback_at: result.status === 'delivered' ? null : result.fallback_at,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      // A late answer still counts when the message only waits for news of it.
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'sending'), eb('tries', '=', claim)]),
+          eb.and([eb('status', '=', 'unknown'), eb('provider', '=', result.provider)]),
+        ]),
+      )
+      .returningAll()
+      .executeTakeFirst()
+  );
 }
 
 /** Tries the same provider again at `at` (it did not take the message). */
@@ -209,7 +211,14 @@ export async function markMessageUnknown(
 export async function markMessageFailed(db: Db, id: string, claim: number, error: string, now: number) {
   return db
     .updateTable('messages')
-    .set({ status: 'failed', error, text_ciphertext: null, failed_at: now, fallback_at: null, updated_at: now })
+    .set({
+      status: 'failed',
+      error,
+      text_ciphertext: null,
+      failed_at: now,
+      fallback_at: null,
+      updated_at: now,
+    })
     .where('id', '=', id)
     .where('status', '=', 'sending')
     .where('tries', '=', claim)
@@ -224,7 +233,11 @@ export async function findMessageForReceipt(
   ref: { provider_message_id?: string | null; message_id?: string | null },
 ): Promise<MessageRow | undefined> {
   if (ref.message_id) {
-    const row = await db.selectFrom('messages').selectAll().where('id', '=', ref.message_id).executeTakeFirst();
+    const row = await db
+      .selectFrom('messages')
+      .selectAll()
+      .where('id', '=', ref.message_id)
+      .executeTakeFirst();
     // An echoed id counts only for the provider it was sent to.
     if (row && (row.provider === provider || row.provider === null)) return row;
   }

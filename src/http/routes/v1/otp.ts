@@ -7,7 +7,7 @@ import { resendOtp } from '../../../otp/resend.js';
 import { sendOtp } from '../../../otp/send.js';
 import { verifyOtp } from '../../../otp/verify.js';
 import { Nullable, ok, PageOf, PageQuery, responses } from '../../envelope.js';
-import { Channel, CodeType, Id, OtpRecord, OtpStatus, Timestamp } from '../../schemas.js';
+import { Channel, CodeType, Id, OtpDetail, OtpRecord, OtpStatus, Timestamp } from '../../schemas.js';
 import { timeParam } from '../../validation.js';
 
 const Phone = Type.String({
@@ -139,9 +139,9 @@ export const otpRoutes =
       {
         schema: {
           tags: ['OTP'],
-          summary: 'Status of one OTP',
+          summary: 'Status of one OTP, with each delivery and its status',
           params: OtpParams,
-          response: responses(200, OtpRecord),
+          response: responses(200, OtpDetail),
         },
       },
       async (request) => ok(request.id, await getOtp(ctx, request.tenant, request.params.id)),
