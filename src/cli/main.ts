@@ -6,6 +6,8 @@ import type { Context } from '../context.js';
 import { systemClock } from '../core/clock.js';
 import { deriveKeyring } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
+import { loadDeliveryConfig } from '../delivery/config.js';
+import { PROVIDER_SCHEMAS } from '../delivery/registry.js';
 import { createLogger } from '../logger.js';
 import { createOtpd } from '../runtime.js';
 import { isPostgresUrl, openStore } from '../store/db.js';
@@ -97,7 +99,12 @@ program
     process.stdout.write(
       [
         `otpd ${pkg.version} listening on http://${cfg.host}:${port} (${where(cfg)})`,
-        'No delivery provider is configured: every message goes to the inbox at /inbox.',
+        otpd.delivery.router.configured
+          ? `Delivery: ${[...otpd.delivery.providers.values()]
+              .filter((p) => p.name !== 'inbox')
+              .map((p) => `${p.name} (${p.type})`)
+              .join(', ')}; sandbox messages go to the inbox at /inbox.`
+          : 'No delivery provider is configured: every message goes to the inbox at /inbox.',
         `API docs at http://${cfg.host}:${port}/docs`,
         '',
       ].join('\n'),
@@ -144,6 +151,30 @@ program
     await withServices(command, async (_ctx, cfg) => {
       process.stdout.write(`Schema of ${where(cfg)} is up to date.\n`);
     });
+  });
+
+program
+  .command('check-config [file]')
+  .description('check a delivery configuration (default: OTPD_CONFIG) and print its providers and routes')
+  .action(async (file: string | undefined) => {
+    const path = file ?? process.env.OTPD_CONFIG;
+    if (!path) throw new ConfigError('Name a file, or set OTPD_CONFIG.');
+    const checked = loadDeliveryConfig(path, PROVIDER_SCHEMAS);
+    const lines = [`${path} is valid.`];
+    for (const [name, settings] of Object.entries(checked.providers))
+      lines.push(`provider ${name}: ${settings.type}`);
+    checked.routes.forEach((route, i) => {
+      const match = [
+        route.channel ?? 'any channel',
+        route.countries?.join(',') ?? '',
+        route.prefixes?.join(',') ?? '',
+      ]
+        .filter(Boolean)
+        .join(' ');
+      lines.push(`route ${i}: ${match} → ${route.providers.join(' → ')}`);
+    });
+    if (checked.ussd) lines.push('ussd gateway: enabled at POST /ussd');
+    process.stdout.write(`${lines.join('\n')}\n`);
   });
 
 const accounts = program.command('accounts').description('manage accounts (tenants)');

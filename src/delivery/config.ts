@@ -197,6 +197,11 @@ export function checkDeliveryConfig(
       }
     }
   });
+  if (spec.ussd && !spec.ussd.secret && !spec.ussd.allowed_ips) {
+    throw new ConfigError(
+      'ussd: set secret or allowed_ips (or both): an open USSD endpoint would show codes to anyone who reaches it.',
+    );
+  }
   if (Object.keys(providers).length > 0 && routes.length === 0) {
     throw new ConfigError('routes: providers are configured but no route uses them.');
   }
