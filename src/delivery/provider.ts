@@ -132,6 +132,12 @@ export interface Provider {
   readonly name: string;
   readonly type: string;
   readonly channels: readonly Channel[];
+  /**
+   * True when the provider reports on every message it accepted (receipts,
+   * status callbacks). Then silence for `reconcile_after` after an unknown
+   * outcome means it never got the message, and it may be sent there again.
+   */
+  readonly receipts?: boolean;
   send(message: OutboundMessage): Promise<ProviderResult>;
   /** Opens connections (an SMPP bind). Never throws for a peer that is down: it reconnects by itself. */
   start?(): Promise<void>;

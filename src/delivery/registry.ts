@@ -68,6 +68,10 @@ class Configured implements Provider {
     this.timeoutMs = (settings.timeout ?? 10) * 1000 + 2000;
   }
 
+  get receipts(): boolean {
+    return this.inner.receipts ?? false;
+  }
+
   async send(message: OutboundMessage): Promise<ProviderResult> {
     await this.throttle?.take();
     let timer: NodeJS.Timeout | undefined;

@@ -152,8 +152,7 @@ export class DeliveryWorker {
       } else {
         const providers = this.route(addressee(row));
         if (row.was === 'unknown') {
-          // No receipt came in time: the next provider, never the same one again.
-          await this.fallOver(row, providers, `No answer or receipt from ${row.provider}.`);
+          await this.reconcile(row, providers);
           continue;
         }
         const provider = providers[row.provider_index];
@@ -316,6 +315,36 @@ export class DeliveryWorker {
       return;
     }
     await this.fallOver(row, this.route(addressee(row)), reason);
+  }
+
+  /**
+   * No receipt came for an unknown outcome in `reconcile_after`. The next
+   * provider takes the message; with none left, a provider that reports on
+   * every message it accepted evidently never got it and gets it again (a
+   * bounded number of times); any other provider might have it, so the
+   * message fails rather than risk a duplicate.
+   */
+  private async reconcile(row: ClaimedMessage, providers: Provider[]): Promise<void> {
+    const { ctx, options } = this;
+    const reason = `No answer or receipt from ${row.provider}.`;
+    const same = providers[row.provider_index];
+    const last = row.provider_index + 1 >= providers.length;
+    if (
+      last &&
+      same?.receipts &&
+      same.name === row.provider &&
+      row.provider_tries + 1 < options.providerTries
+    ) {
+      const now = ctx.clock.now();
+      await scheduleMessageRetry(ctx.store.db, row.id, row.tries, reason, now, now);
+      ctx.log.warn(
+        { message_id: row.id, provider: row.provider },
+        'no receipt: the provider never got it; sending again',
+      );
+      this.rung = true;
+      return;
+    }
+    await this.fallOver(row, providers, reason);
   }
 
   /** The next provider of the route takes the message, or it fails when none is left. */

@@ -27,6 +27,7 @@ class ScriptedProvider implements Provider {
   constructor(
     readonly name: string,
     private readonly answers: (ProviderResult | ProviderError)[],
+    readonly receipts = false,
   ) {}
   async send(message: OutboundMessage): Promise<ProviderResult> {
     this.sends.push(message);
@@ -215,6 +216,36 @@ describe('the delivery worker', () => {
     expect(provider.sends).toHaveLength(1);
     expect(next.sends).toHaveLength(1);
     expect(await messageOf(otpId)).toMatchObject({ status: 'sent', provider: 'next' });
+  });
+
+  it('after an unknown outcome and no receipt, sends again only to a provider that reports every message', async () => {
+    const reporting = await send();
+    const silent = await send();
+    const withReceipts = new ScriptedProvider(
+      'reports',
+      [new ProviderError('no answer', 'unknown'), sent('r-2')],
+      true,
+    );
+    const without = new ScriptedProvider(
+      'quiet',
+      [new ProviderError('no answer', 'unknown'), sent('q-2')],
+      false,
+    );
+    const worker = new DeliveryWorker(h.ctx, (m) => [m.phone === reporting.phone ? withReceipts : without], {
+      reconcileMs: 60_000,
+    });
+    await drain(worker);
+    h.clock.advance(61);
+    await drain(worker);
+    expect(withReceipts.sends).toHaveLength(2);
+    expect(await messageOf(reporting.otpId)).toMatchObject({ status: 'sent', provider_message_id: 'r-2' });
+    // The quiet one may have it: failed rather than sent twice.
+    expect(without.sends).toHaveLength(1);
+    expect(await messageOf(silent.otpId)).toMatchObject({
+      status: 'failed',
+      error: 'No answer or receipt from quiet.',
+    });
+    expect(await otpStatus(silent.otpId)).toBe('failed');
   });
 
   it('does not send the code of an OTP that ended before delivery', async () => {
