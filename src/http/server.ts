@@ -13,6 +13,7 @@ import { errorHandler, sendError } from './errors.js';
 import { idempotency, registerIdempotencyCompletion } from './idempotency.js';
 import { registerHttpMetrics } from './metrics.js';
 import { inboxRoutes } from './routes/admin/inbox.js';
+import { providerRoutes } from './routes/admin/providers.js';
 import { tenancyRoutes } from './routes/admin/tenancy.js';
 import { callbackRoutes } from './routes/callbacks.js';
 import { healthRoutes } from './routes/health.js';
@@ -146,6 +147,7 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       );
       await admin.register(tenancyRoutes(ctx));
       await admin.register(inboxRoutes(ctx));
+      if (options.delivery) await admin.register(providerRoutes(ctx, options.delivery));
     },
     { prefix: '/admin/v1' },
   );

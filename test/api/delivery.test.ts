@@ -360,3 +360,19 @@ describe('channel fallback', () => {
     expect(bad.body.error).toMatchObject({ code: 'INVALID_REQUEST', field: 'fallback_after' });
   });
 });
+
+describe('GET /admin/v1/providers', () => {
+  it('shows the providers, the outbox depth and the oldest due message to the operator only', async () => {
+    const { key } = await send();
+    h.clock.advance(5);
+    const res = await h.admin('GET', '/admin/v1/providers');
+    expect(res.status).toBe(200);
+    expect(res.body.data.items).toEqual([
+      { name: 'inbox', type: 'inbox', channels: ['sms', 'whatsapp', 'voice', 'rcs'], ok: true, detail: null },
+    ]);
+    expect(res.body.data.routes).toBe(0);
+    expect(res.body.data.outbox_depth).toBeGreaterThanOrEqual(1);
+    expect(res.body.data.oldest_due_seconds).toBeGreaterThanOrEqual(5);
+    expect((await h.call('GET', '/admin/v1/providers', { key })).body.error.code).toBe('INVALID_ADMIN_TOKEN');
+  });
+});
