@@ -227,6 +227,8 @@ const migrations: Record<string, Migration> = {
         .columns(['provider', 'provider_message_id'])
         .execute();
       await db.schema.createIndex('messages_fallback').on('messages').columns(['fallback_at']).execute();
+      // USSD reads a caller's pending codes across apps.
+      await db.schema.createIndex('otps_phone_status').on('otps').columns(['phone', 'status']).execute();
 
       await db.schema
         .alterTable('apps')
