@@ -50,6 +50,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   const delivery = buildDelivery(ctx, deliveryConfig);
   worker = new DeliveryWorker(ctx, (m) => delivery.router.providersFor(m), {
     reconcileMs: deliveryConfig.reconcile_after * 1000,
+    leaseMs: deliveryConfig.lease * 1000,
   });
   const server = await buildServer(ctx, { adminToken: config.adminToken, delivery });
 

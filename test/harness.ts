@@ -114,7 +114,7 @@ export async function createHarness(
   const worker = new DeliveryWorker(
     ctx,
     provider ? () => [provider] : (m) => delivery.router.providersFor(m),
-    { reconcileMs: config.reconcile_after * 1000, ...options.worker },
+    { reconcileMs: config.reconcile_after * 1000, leaseMs: config.lease * 1000, ...options.worker },
   );
   const server = await buildServer(ctx, { adminToken: ADMIN_TOKEN, delivery });
   await server.ready();

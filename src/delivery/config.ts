@@ -61,6 +61,12 @@ const DeliverySpec = Type.Object(
     public_url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
     /** Seconds an unknown outcome waits for a receipt before the next provider takes the message. */
     reconcile_after: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, default: 300 })),
+    /**
+     * Seconds a worker holds a claimed message; after a crash, its messages
+     * wait this long before another worker looks at them. Longer than every
+     * provider's timeout.
+     */
+    lease: Type.Optional(Type.Integer({ minimum: 2, maximum: 600, default: 30 })),
     providers: Type.Record(
       Type.String(),
       Type.Object({ type: Type.String() }, { additionalProperties: true }),
@@ -83,6 +89,7 @@ export interface ProviderSettings {
 export interface DeliveryConfig {
   public_url: string | null;
   reconcile_after: number;
+  lease: number;
   providers: Record<string, ProviderSettings>;
   routes: RouteSpec[];
   ussd: UssdSpec | null;
@@ -91,6 +98,7 @@ export interface DeliveryConfig {
 export const EMPTY_DELIVERY: DeliveryConfig = {
   public_url: null,
   reconcile_after: 300,
+  lease: 30,
   providers: {},
   routes: [],
   ussd: null,
@@ -197,6 +205,14 @@ export function checkDeliveryConfig(
       }
     }
   });
+  const lease = spec.lease ?? 30;
+  for (const [name, settings] of Object.entries(providers)) {
+    if ((settings.timeout ?? 10) + 2 >= lease) {
+      throw new ConfigError(
+        `providers.${name}.timeout must be under lease − 2 s (${lease} s): a claim must outlive the provider's answer.`,
+      );
+    }
+  }
   if (spec.ussd && !spec.ussd.secret && !spec.ussd.allowed_ips) {
     throw new ConfigError(
       'ussd: set secret or allowed_ips (or both): an open USSD endpoint would show codes to anyone who reaches it.',
@@ -208,6 +224,7 @@ export function checkDeliveryConfig(
   return {
     public_url: spec.public_url?.replace(/\/+$/, '') ?? null,
     reconcile_after: spec.reconcile_after ?? 300,
+    lease,
     providers,
     routes,
     ussd: spec.ussd ?? null,

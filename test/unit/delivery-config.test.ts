@@ -98,6 +98,7 @@ describe('the delivery configuration', () => {
     fails({ ...good, public_url: 'ftp://x' }, /public_url must match/);
     fails({ ...good, ussd: { secret: 'short' } }, /ussd\.secret must NOT have fewer than 16 characters/);
     fails({ ...good, ussd: {} }, /ussd: set secret or allowed_ips/);
+    fails({ ...good, lease: 12 }, /providers\.smsc\.timeout must be under lease/);
     fails([], /must be an object/);
   });
 
