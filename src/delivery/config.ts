@@ -25,6 +25,12 @@ export const commonSettings = {
   timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 300, default: 10 })),
   /** Restricts the channels this provider is used for. */
   channels: Type.Optional(Type.Array(ChannelName, { minItems: 1, uniqueItems: true })),
+  /**
+   * Whether the provider reports every accepted message promptly, so that no
+   * news after `reconcile_after` means it never got one (see provider.ts
+   * `receipts`); each provider type has its own default.
+   */
+  resend_after_silence: Type.Optional(Type.Boolean()),
 };
 
 export const RouteSpec = Type.Object(
@@ -60,7 +66,7 @@ const DeliverySpec = Type.Object(
     /** The URL providers reach otpd at, for status callbacks (`https://otpd.example.com`). */
     public_url: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
     /** Seconds an unknown outcome waits for a receipt before the next provider takes the message. */
-    reconcile_after: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, default: 300 })),
+    reconcile_after: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, default: 60 })),
     /**
      * Seconds a worker holds a claimed message; after a crash, its messages
      * wait this long before another worker looks at them. Longer than every
@@ -83,6 +89,7 @@ export interface ProviderSettings {
   throughput?: number;
   timeout?: number;
   channels?: (typeof CHANNELS)[number][];
+  resend_after_silence?: boolean;
   [key: string]: unknown;
 }
 
@@ -97,7 +104,7 @@ export interface DeliveryConfig {
 
 export const EMPTY_DELIVERY: DeliveryConfig = {
   public_url: null,
-  reconcile_after: 300,
+  reconcile_after: 60,
   lease: 30,
   providers: {},
   routes: [],
@@ -223,7 +230,7 @@ export function checkDeliveryConfig(
   }
   return {
     public_url: spec.public_url?.replace(/\/+$/, '') ?? null,
-    reconcile_after: spec.reconcile_after ?? 300,
+    reconcile_after: spec.reconcile_after ?? 60,
     lease,
     providers,
     routes,

@@ -2,6 +2,7 @@ import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { decrypt } from '../core/crypto.js';
 import { renderOtpMessage } from '../core/message.js';
+import { canReceiveText, parsePhone } from '../core/phone.js';
 import type { Channel, Environment } from '../core/policy.js';
 import type { Db } from '../store/db.js';
 import { hasLiveMessage, type MessageRow } from '../store/messages.js';
@@ -29,7 +30,17 @@ export async function queueFallback(ctx: Context, db: Db, row: MessageRow, now: 
   if (!appRow) return false;
   const app = toApp(appRow);
   const next = app.fallback_channels[row.step] as Channel | undefined;
-  if (!next) return false;
+  if (!next || !app.channels.includes(next)) return false;
+  if (next !== 'voice' && !canReceiveText(parsePhone(row.phone))) return false;
+  // Once per step (a late failure after a timed fallback must not hand over
+  // again), and not at all once something of the OTP was delivered.
+  const taken = await db
+    .selectFrom('messages')
+    .select('id')
+    .where('otp_id', '=', otp.id)
+    .where((eb) => eb.or([eb('step', '=', row.step + 1), eb('status', '=', 'delivered')]))
+    .executeTakeFirst();
+  if (taken) return false;
   const code = decrypt(ctx.keyring, otp.code_ciphertext, otp.id);
   const minutes = Math.max(1, Math.ceil((otp.expires_at - now) / 60_000));
   const id = await queueMessage(db, ctx.keyring, now, {
@@ -62,7 +73,12 @@ export async function queueFallback(ctx: Context, db: Db, row: MessageRow, now: 
  */
 export async function afterFailure(ctx: Context, db: Db, row: MessageRow, now: number): Promise<void> {
   if (await queueFallback(ctx, db, row, now)) return;
-  if (!row.otp_id || (await hasLiveMessage(db, row.otp_id, row.id))) return;
+  if (!row.otp_id) return;
+  // On PostgreSQL a resend committing now must either be seen below or see the OTP failed.
+  if (ctx.store.rowLocks) {
+    await db.selectFrom('otps').select('id').where('id', '=', row.otp_id).forUpdate().executeTakeFirst();
+  }
+  if (await hasLiveMessage(db, row.otp_id, row.id)) return;
   const ended = await endOtp(db, row.otp_id, 'failed', now);
   if (ended) {
     await recordActivity(db, now, {

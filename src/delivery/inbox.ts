@@ -13,6 +13,8 @@ import type { OutboundMessage, Provider, ProviderResult } from './provider.js';
 export class InboxProvider implements Provider {
   readonly name = 'inbox';
   readonly type = 'inbox';
+  /** Idempotent on the message id: a message in doubt after a crash is simply delivered again. */
+  readonly idempotent = true;
   readonly channels = ['sms', 'whatsapp', 'voice', 'rcs'] as const;
 
   constructor(private readonly ctx: Context) {}

@@ -133,11 +133,20 @@ export interface Provider {
   readonly type: string;
   readonly channels: readonly Channel[];
   /**
-   * True when the provider reports on every message it accepted (receipts,
-   * status callbacks). Then silence for `reconcile_after` after an unknown
-   * outcome means it never got the message, and it may be sent there again.
+   * True when the provider reports every message it accepted, promptly
+   * (status callbacks for `queued`/`sent`). Then silence for
+   * `reconcile_after` after an unknown outcome means it never got the
+   * message, and it may be sent there again; and a message still not
+   * delivered after the app's `fallback_after` hands over to the next
+   * channel. The `resend_after_silence` setting overrides it.
    */
   readonly receipts?: boolean;
+  /** Sending the same message id twice delivers it once (the inbox): a crash never leaves its messages in doubt. */
+  readonly idempotent?: boolean;
+  /** Requests this provider may have in flight at once (the SMPP window); unlimited when absent. */
+  readonly concurrency?: number;
+  /** Resolves when the next message may leave (the `throughput` setting); the worker marks the message just after. */
+  ready?(): Promise<void>;
   send(message: OutboundMessage): Promise<ProviderResult>;
   /** Opens connections (an SMPP bind). Never throws for a peer that is down: it reconnects by itself. */
   start?(): Promise<void>;

@@ -56,7 +56,7 @@ class Configured implements Provider {
 
   constructor(
     private readonly inner: Provider,
-    settings: ProviderSettings,
+    private readonly settings: ProviderSettings,
     throttlesItself: boolean,
   ) {
     this.name = inner.name;
@@ -69,11 +69,23 @@ class Configured implements Provider {
   }
 
   get receipts(): boolean {
-    return this.inner.receipts ?? false;
+    return this.settings.resend_after_silence ?? this.inner.receipts ?? false;
+  }
+
+  get idempotent(): boolean {
+    return this.inner.idempotent ?? false;
+  }
+
+  get concurrency(): number | undefined {
+    return this.inner.concurrency;
+  }
+
+  async ready(): Promise<void> {
+    await this.throttle?.take();
+    await this.inner.ready?.();
   }
 
   async send(message: OutboundMessage): Promise<ProviderResult> {
-    await this.throttle?.take();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

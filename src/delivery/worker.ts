@@ -136,17 +136,27 @@ export class DeliveryWorker {
         await this.fail(row, 'none', 'Too many tries.');
       } else if (row.otp_id && !pending.has(row.otp_id)) {
         // The code of an OTP that ended (verified, canceled, expired) is not sent.
-        await this.fail(row, 'none', 'The OTP ended before its message was sent.', false);
+        const reason =
+          row.submitted_at === null
+            ? 'The OTP ended before its message was sent.'
+            : 'The OTP ended while the outcome of its message was unknown.';
+        await this.fail(row, 'none', reason, false);
       } else if (row.was === 'sending' && row.submitted_at !== null) {
+        const providers = this.route(addressee(row));
+        const previous = providers.find((p) => p.name === row.provider);
+        if (previous?.idempotent) {
+          // Sending it again delivers it once.
+          outgoing.set(previous, [...(outgoing.get(previous) ?? []), row]);
+          continue;
+        }
         // Its worker died after the request may have left: the provider may have it.
-        const until = now + options.reconcileMs;
         await markMessageUnknown(
           ctx.store.db,
           row.id,
           row.tries,
           `The process stopped while ${row.provider} had the message; waiting for its receipt.`,
-          until,
-          row.fallback_at,
+          now + options.reconcileMs,
+          await this.fallbackAt(row, previous, apps, now),
           now,
         );
       } else {
@@ -171,15 +181,28 @@ export class DeliveryWorker {
     const leaseEnd = now + options.leaseMs;
     const sends: Promise<void>[] = [];
     for (const [provider, rows] of outgoing) {
-      const held = await markSubmitting(
-        ctx.store.db,
-        rows.map((r) => r.id),
-        provider.name,
-        leaseEnd,
-        ctx.clock.now(),
-      );
-      for (const row of rows) {
-        if (held.has(row.id)) sends.push(this.deliver(row, provider, apps));
+      // At most `concurrency` requests out at once; each message is marked
+      // just before its request leaves (after the throttle), so a crash
+      // leaves in doubt only what was really out.
+      const lanes = Math.min(rows.length, provider.concurrency ?? rows.length);
+      let next = 0;
+      for (let lane = 0; lane < lanes; lane++) {
+        sends.push(
+          (async () => {
+            while (next < rows.length) {
+              const row = rows[next++]!;
+              await provider.ready?.();
+              const held = await markSubmitting(
+                ctx.store.db,
+                [row.id],
+                provider.name,
+                leaseEnd,
+                ctx.clock.now(),
+              );
+              if (held.size === 1) await this.deliver(row, provider, apps);
+            }
+          })(),
+        );
       }
     }
     await Promise.all(sends);
@@ -208,9 +231,17 @@ export class DeliveryWorker {
     return apps.get(row.app_id);
   }
 
-  /** When a sent OTP message that is still undelivered hands over to the next channel. */
-  private async fallbackAt(row: ClaimedMessage, apps: Map<string, App | undefined>, now: number) {
-    if (row.kind !== 'otp') return null;
+  /**
+   * When a sent OTP message that is still undelivered hands over to the next
+   * channel. Only a provider that reports deliveries can say "not delivered".
+   */
+  private async fallbackAt(
+    row: ClaimedMessage,
+    provider: Provider | undefined,
+    apps: Map<string, App | undefined>,
+    now: number,
+  ) {
+    if (row.kind !== 'otp' || !provider?.receipts) return null;
     const app = await this.appOf(row, apps);
     if (!app || app.fallback_after === 0 || row.step >= app.fallback_channels.length) return null;
     return now + app.fallback_after * 1000;
@@ -238,15 +269,15 @@ export class DeliveryWorker {
       result = await provider.send(message);
     } catch (error) {
       deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
-      return this.failed(row, provider, error, apps);
+      return this.failed(row, provider, error, apps, payload.code);
     }
     deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
     // The provider took it: from here a failure to record is not a failed
     // delivery. The claim's lease ends, the next claim sees the submit mark
     // and waits for a receipt instead of sending it again.
     const now = ctx.clock.now();
-    const fallbackAt = await this.fallbackAt(row, apps, now);
-    await ctx.store.tx(async (trx) => {
+    const fallbackAt = await this.fallbackAt(row, provider, apps, now);
+    const recorded = await ctx.store.tx(async (trx) => {
       const sent = await markMessageSent(
         trx,
         row.id,
@@ -269,7 +300,9 @@ export class DeliveryWorker {
           detail: { message_id: row.id, provider: provider.name, channel: row.channel },
         });
       }
+      return sent !== undefined;
     });
+    if (!recorded) return;
     deliveryMetrics.sent.inc(labels);
     if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
   }
@@ -279,16 +312,19 @@ export class DeliveryWorker {
     provider: Provider,
     error: unknown,
     apps: Map<string, App | undefined>,
+    code: string | null,
   ): Promise<void> {
     const { ctx, options } = this;
     const now = ctx.clock.now();
-    const reason = `${provider.name}: ${error instanceof Error ? error.message : String(error)}`;
+    // A provider may echo the text back in its error: the code never reaches the row, the API or the log.
+    let reason = `${provider.name}: ${error instanceof Error ? error.message : String(error)}`;
+    if (code) reason = reason.replaceAll(code, '***');
     // A provider that throws something else has a bug, not an answer: try it again later.
     const kind = error instanceof ProviderError ? error.kind : 'retry';
     const labels = { provider: provider.name, channel: row.channel };
     if (kind === 'unknown') {
       deliveryMetrics.failed.inc({ ...labels, outcome: 'unknown' });
-      const fallbackAt = await this.fallbackAt(row, apps, now);
+      const fallbackAt = await this.fallbackAt(row, provider, apps, now);
       await markMessageUnknown(
         ctx.store.db,
         row.id,

@@ -19,7 +19,10 @@ export async function getOtp(ctx: Context, tenant: Tenant, otpId: string): Promi
   const deliveries = await deliveriesOf(ctx, row.id);
   return {
     ...toRecord(row, ctx.clock.now()),
-    delivery_status: deliveries.at(-1)?.status ?? null,
+    // Delivered once is delivered, whatever a later message is doing.
+    delivery_status: deliveries.some((d) => d.status === 'delivered')
+      ? 'delivered'
+      : (deliveries.at(-1)?.status ?? null),
     deliveries,
   };
 }

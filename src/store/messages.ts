@@ -122,6 +122,8 @@ export async function markMessageSent(
       .where((eb) =>
         eb.or([
           eb.and([eb('status', '=', 'sending'), eb('tries', '=', claim)]),
+          // A `sent` receipt that overtook the answer leaves the provider id to fill in.
+          eb.and([eb('status', '=', 'sent'), eb('tries', '=', claim), eb('provider', '=', result.provider)]),
           eb.and([eb('status', '=', 'unknown'), eb('provider', '=', result.provider)]),
         ]),
       )
@@ -254,14 +256,15 @@ export async function findMessageForReceipt(
 
 /**
  * A message whose submit answer was lost: sent to `provider` for `phone`,
- * outcome unknown, no provider id yet. The oldest one is the best guess.
+ * outcome unknown, no provider id yet. Only when exactly one fits: with two
+ * (a send and its resend) a receipt cannot say which it is about.
  */
 export async function findUnsettledForPhone(
   db: Db,
   provider: string,
   phone: string,
 ): Promise<MessageRow | undefined> {
-  return db
+  const rows = await db
     .selectFrom('messages')
     .selectAll()
     .where('provider', '=', provider)
@@ -269,8 +272,9 @@ export async function findUnsettledForPhone(
     .where('status', 'in', ['unknown', 'sending'])
     .where('submitted_at', 'is not', null)
     .where('provider_message_id', 'is', null)
-    .orderBy('id')
-    .executeTakeFirst();
+    .limit(2)
+    .execute();
+  return rows.length === 1 ? rows[0] : undefined;
 }
 
 /**

@@ -295,7 +295,7 @@ describe('channel fallback', () => {
   it('sends by the next channel when the first is not delivered in time, and not when it is', async () => {
     const late = await send(policy);
     const onTime = await send(policy);
-    const wa = new ScriptedProvider('wa', [sent('w-1'), sent('w-2')]);
+    const wa = new ScriptedProvider('wa', [sent('w-1'), sent('w-2')], true);
     const worker = new DeliveryWorker(h.ctx, routes(wa));
     await drain(worker);
     const onTimeRow = await messageOf(onTime.otpId);
@@ -314,10 +314,20 @@ describe('channel fallback', () => {
       ['whatsapp', 'sent'],
       ['sms', 'delivered'],
     ]);
-    // The sms is sent and delivered (inbox): no further fallback to voice.
+    // The sms is sent and delivered (inbox): no further fallback to voice,
+    // and a late failure of the WhatsApp message does not hand over again.
+    await recordReceipt(h.ctx, {
+      provider: 'wa',
+      provider_message_id: lateRows[0]!.provider_message_id,
+      status: 'failed',
+    });
     h.clock.advance(60);
     await drain(worker);
-    expect(await messagesOf(late.otpId)).toHaveLength(2);
+    expect((await messagesOf(late.otpId)).map((r) => [r.channel, r.status])).toEqual([
+      ['whatsapp', 'failed'],
+      ['sms', 'delivered'],
+    ]);
+    expect(await otpStatus(late.otpId)).toBe('pending');
     expect(await messagesOf(onTime.otpId)).toHaveLength(1);
     // Two workers racing for the same due fallback queue it once.
     const racer = await send(policy);

@@ -345,10 +345,15 @@ describe('WhatsApp Cloud API delivery', () => {
     const unknown = await messageOf(otpId);
     expect(unknown).toMatchObject({ status: 'unknown', provider: 'wa', provider_message_id: null });
     expect(wa.acceptedFor(unknown.id)).toBeDefined(); // Meta has it
-    h.clock.advance(60);
+    h.clock.advance(59);
     await h.deliver();
     expect(wa.requests).toBe(requests + 1);
     expect((await messageOf(otpId)).status).toBe('unknown');
+    // Meta reports every message it took within seconds: a minute of silence means it never had it.
+    h.clock.advance(2);
+    await h.deliver();
+    expect(wa.requests).toBe(requests + 2);
+    expect((await messageOf(otpId)).status).toBe('sent');
   });
 
   it('settles a message whose send answer was lost by the biz_opaque_callback_data of its webhooks', async () => {

@@ -244,8 +244,9 @@ class HttpGateway implements Provider {
       }
     }
     this.needsCode = used.has('code');
-    // A gateway handed {receipt_url} reports on every message it accepted.
-    this.receipts = used.has('receipt_url');
+    // Gateways often report only final states (Kannel's dlr-mask): silence
+    // proves nothing unless the operator says so (resend_after_silence).
+    this.receipts = false;
     if (used.has('receipt_url') && !deps.callbackUrl) {
       throw new ConfigError(`${key}: {receipt_url} needs public_url, the address gateways reach otpd at.`);
     }

@@ -70,6 +70,10 @@ const NOT_SENT = new Set([
 ]);
 
 const MESSAGE_STATUS: Record<string, Receipt['status']> = {
+  // Twilio has it: enough to settle an unknown outcome.
+  queued: 'sent',
+  accepted: 'sent',
+  sending: 'sent',
   sent: 'sent',
   delivered: 'delivered',
   // WhatsApp: read implies delivered (the delivered callback may be skipped).

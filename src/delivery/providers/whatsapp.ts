@@ -320,7 +320,6 @@ class WhatsAppProvider implements Provider {
       provider_message_id: update.id,
       message_id:
         typeof update.biz_opaque_callback_data === 'string' ? update.biz_opaque_callback_data : null,
-      phone: typeof update.recipient_id === 'string' ? `+${update.recipient_id}` : null,
       status,
       error:
         status === 'failed'
