@@ -78,7 +78,11 @@ async function waitFor<T>(probe: () => Promise<T> | T, done: (value: T) => boole
 }
 
 async function messageOf(otpId: string) {
-  return h.ctx.store.db.selectFrom('messages').selectAll().where('otp_id', '=', otpId).executeTakeFirstOrThrow();
+  return h.ctx.store.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('otp_id', '=', otpId)
+    .executeTakeFirstOrThrow();
 }
 
 const settled = (otpId: string) =>
@@ -160,7 +164,9 @@ describe('smpp: submit and receipts', () => {
       '+9779841000012': 'Mã của bạn là {code}',
       '+9779841000013': 'رمز التحقق الخاص بك هو {code}',
     };
-    const otps = await Promise.all(Object.entries(templates).map(([phone, message]) => send(key, phone, { message })));
+    const otps = await Promise.all(
+      Object.entries(templates).map(([phone, message]) => send(key, phone, { message })),
+    );
     await h.deliver();
     for (const [phone, template] of Object.entries(templates)) {
       const [submit, ...more] = submitsTo(phone);
@@ -169,7 +175,8 @@ describe('smpp: submit and receipts', () => {
       expect(submit).toMatchObject({ data_coding: 8, esm_class: 0, udh: null, text: expected });
       expect(submit!.short_message.equals(utf16be(expected))).toBe(true);
     }
-    for (const otpId of otps) expect(await settled(otpId)).toMatchObject({ status: 'delivered', segments: 1 });
+    for (const otpId of otps)
+      expect(await settled(otpId)).toMatchObject({ status: 'delivered', segments: 1 });
   });
 
   it('sends GSM 03.38 extension characters as escape pairs', async () => {
@@ -222,7 +229,11 @@ describe('smpp: submit and receipts', () => {
     expect([...gsmParts[1]!.body.subarray(0, 2)]).toEqual([0x1b, 0x65]);
     expect(
       Buffer.concat(gsmParts.map((p) => p.body)).equals(
-        Buffer.concat([Buffer.from(gsmText.replace('€', ''), 'ascii').subarray(0, 152), Buffer.of(0x1b, 0x65), Buffer.from(' and the rest of it.', 'ascii')]),
+        Buffer.concat([
+          Buffer.from(gsmText.replace('€', ''), 'ascii').subarray(0, 152),
+          Buffer.of(0x1b, 0x65),
+          Buffer.from(' and the rest of it.', 'ascii'),
+        ]),
       ),
     ).toBe(true);
 
@@ -231,7 +242,14 @@ describe('smpp: submit and receipts', () => {
     expect(nepaliParts).toHaveLength(Math.ceil(nepaliText.length / 67));
     nepaliParts.forEach((part, i) => {
       expect(part).toMatchObject({ data_coding: 8, esm_class: 0x40 });
-      expect([...part.udh!]).toEqual([0x05, 0x00, 0x03, nepaliParts[0]!.concat!.reference, nepaliParts.length, i + 1]);
+      expect([...part.udh!]).toEqual([
+        0x05,
+        0x00,
+        0x03,
+        nepaliParts[0]!.concat!.reference,
+        nepaliParts.length,
+        i + 1,
+      ]);
       expect(part.body.length).toBeLessThanOrEqual(134);
     });
     expect(Buffer.concat(nepaliParts.map((p) => p.body)).equals(utf16be(nepaliText))).toBe(true);
@@ -255,8 +273,16 @@ describe('smpp: submit and receipts', () => {
     await send(key, '+9779841000041', { sender_id: 'MyBank' });
     await send(key, '+9779841000042', { sender_id: '+15550100' });
     await h.deliver();
-    expect(submitsTo('+9779841000041')[0]).toMatchObject({ source_addr: 'MyBank', source_addr_ton: 5, source_addr_npi: 0 });
-    expect(submitsTo('+9779841000042')[0]).toMatchObject({ source_addr: '15550100', source_addr_ton: 1, source_addr_npi: 1 });
+    expect(submitsTo('+9779841000041')[0]).toMatchObject({
+      source_addr: 'MyBank',
+      source_addr_ton: 5,
+      source_addr_npi: 0,
+    });
+    expect(submitsTo('+9779841000042')[0]).toMatchObject({
+      source_addr: '15550100',
+      source_addr_ton: 1,
+      source_addr_npi: 1,
+    });
   });
 
   it('keeps at most `window` submits unanswered per bind', async () => {
@@ -336,7 +362,11 @@ describe('smpp: failures', () => {
     smsc.hold({ receipts: true });
     const otpId = await send(key, '+9779810000001');
     await h.deliver();
-    expect(await messageOf(otpId)).toMatchObject({ status: 'unknown', provider: 'hasty', provider_message_id: null });
+    expect(await messageOf(otpId)).toMatchObject({
+      status: 'unknown',
+      provider: 'hasty',
+      provider_message_id: null,
+    });
     expect((await messageOf(otpId)).error).toContain('submit_sm_resp');
 
     h.clock.advance(60);
@@ -379,7 +409,13 @@ describe('smpp: failures', () => {
     expect(statuses.filter((s) => s === 'queued')).toHaveLength(2);
 
     const hasty = h.delivery.providers.get('hasty')!;
-    expect(await waitFor(() => hasty.health!().ok, (ok) => ok, 3000)).toBe(true);
+    expect(
+      await waitFor(
+        () => hasty.health!().ok,
+        (ok) => ok,
+        3000,
+      ),
+    ).toBe(true);
     expect(smsc.bindAttempts.filter((a) => a.system_id === 'hasty').length).toBeGreaterThan(bindsBefore);
     h.clock.advance(3);
     await h.deliver();
@@ -451,15 +487,29 @@ describe('smpp: the provider on its own', () => {
       const failing = await provider.send({ ...message, phone: '+9779841000933', text });
       expect(delivered.segments).toBe(2);
       expect(failing.segments).toBe(2);
-      await waitFor(() => receipts.length, (n) => n >= 3, 3000);
+      await waitFor(
+        () => receipts.length,
+        (n) => n >= 3,
+        3000,
+      );
       await sleep(200);
-      const seen = receipts.map((r) => ({ id: r.provider_message_id, status: r.status, error: r.error, phone: r.phone }));
+      const seen = receipts.map((r) => ({
+        id: r.provider_message_id,
+        status: r.status,
+        error: r.error,
+        phone: r.phone,
+      }));
       expect(seen).toHaveLength(3);
       expect(seen).toEqual(
         expect.arrayContaining([
           { id: delivered.provider_message_id, status: 'delivered', error: null, phone: '+9779841000931' },
           { id: failing.provider_message_id, status: 'sent', error: null, phone: '+9779841000933' },
-          { id: failing.provider_message_id, status: 'failed', error: 'UNDELIV err:001', phone: '+9779841000933' },
+          {
+            id: failing.provider_message_id,
+            status: 'failed',
+            error: 'UNDELIV err:001',
+            phone: '+9779841000933',
+          },
         ]),
       );
       // Mobile-originated messages are answered and ignored.
@@ -474,7 +524,11 @@ describe('smpp: the provider on its own', () => {
 
   it('keeps to `throughput` messages per second per bind, also when tokens are taken ahead with ready()', async () => {
     const receipts: Receipt[] = [];
-    const provider = smppProvider.create('solo', settings(smsc.port, 'solo', { throughput: 20 }), collect(receipts));
+    const provider = smppProvider.create(
+      'solo',
+      settings(smsc.port, 'solo', { throughput: 20 }),
+      collect(receipts),
+    );
     await provider.start!();
     try {
       const from = smsc.submits.length;
@@ -492,7 +546,13 @@ describe('smpp: the provider on its own', () => {
       expect(span).toBeGreaterThanOrEqual(450);
       expect(span).toBeLessThan(900);
       expect(provider.concurrency).toBe(10);
-      expect(await waitFor(() => receipts.length, (n) => n === 12, 3000)).toBe(12);
+      expect(
+        await waitFor(
+          () => receipts.length,
+          (n) => n === 12,
+          3000,
+        ),
+      ).toBe(12);
     } finally {
       await provider.close!();
     }
@@ -512,7 +572,13 @@ describe('smpp: the provider on its own', () => {
     await provider.start!();
     try {
       const sent = await provider.send({ ...message, phone: '+9779841000941' });
-      expect(await waitFor(() => taken.length, (n) => n === 1, 3000)).toBe(1);
+      expect(
+        await waitFor(
+          () => taken.length,
+          (n) => n === 1,
+          3000,
+        ),
+      ).toBe(1);
       expect(refusals).toBe(2);
       expect(taken[0]).toMatchObject({ provider_message_id: sent.provider_message_id, status: 'delivered' });
     } finally {
@@ -539,7 +605,13 @@ describe('smpp: the provider on its own', () => {
     // The SMSC comes up on that port: both binds find it.
     const late = await TestSmsc.start({ accounts: ACCOUNTS, port });
     try {
-      expect(await waitFor(() => late.binds('solo'), (n) => n === 2, 3000)).toBe(2);
+      expect(
+        await waitFor(
+          () => late.binds('solo'),
+          (n) => n === 2,
+          3000,
+        ),
+      ).toBe(2);
       expect(provider.health!()).toMatchObject({ ok: true, detail: '2 of 2 binds up' });
       expect(await provider.send(message)).toMatchObject({ status: 'sent', segments: 1 });
       await provider.close!();

@@ -190,7 +190,8 @@ export class TestSmsc {
   release(options: { receipts: boolean } = { receipts: true }): void {
     this.holding = null;
     for (const { session, pdu, submit } of this.held.splice(0)) {
-      if (this.heldReceipts.delete(submit) && options.receipts) this.scheduleReceipt(submit.system_id, submit);
+      if (this.heldReceipts.delete(submit) && options.receipts)
+        this.scheduleReceipt(submit.system_id, submit);
       if (!this.bound.has(session)) continue;
       submit.answered = STATUS.OK;
       this.answer(session, pdu.response({ message_id: submit.message_id }));
@@ -224,7 +225,11 @@ export class TestSmsc {
       const total = parts[0]!.concat!.total;
       const ordered = [...parts].sort((a, b) => a.concat!.index - b.concat!.index);
       if (ordered.length !== total || ordered.some((p, i) => p.concat!.index !== i + 1)) continue;
-      result.push({ destination: parts[0]!.destination_addr, text: ordered.map((p) => p.text).join(''), parts: ordered });
+      result.push({
+        destination: parts[0]!.destination_addr,
+        text: ordered.map((p) => p.text).join(''),
+        parts: ordered,
+      });
     }
     return result;
   }
@@ -274,7 +279,8 @@ export class TestSmsc {
     });
     session.on('pdu', (pdu: smpp.PDU) => {
       const bytes = raw.shift();
-      if (!bytes || bytes.readUInt32BE(12) !== pdu.sequence_number) throw new Error('SMSC lost track of raw PDUs');
+      if (!bytes || bytes.readUInt32BE(12) !== pdu.sequence_number)
+        throw new Error('SMSC lost track of raw PDUs');
       if (pdu.command === 'submit_sm') this.onSubmit(session, pdu, bytes);
     });
     session.on('error', () => session.destroy());
@@ -328,7 +334,8 @@ export class TestSmsc {
     const udh = udhi ? fields.short_message.subarray(0, fields.short_message[0]! + 1) : null;
     const body = udh ? fields.short_message.subarray(udh.length) : fields.short_message;
     let concat: Submit['concat'] = null;
-    if (udh && udh[1] === 0x00 && udh[2] === 0x03) concat = { reference: udh[3]!, total: udh[4]!, index: udh[5]! };
+    if (udh && udh[1] === 0x00 && udh[2] === 0x03)
+      concat = { reference: udh[3]!, total: udh[4]!, index: udh[5]! };
     // UCS-2 by hand; GSM-7 through the library's own GSM 03.38 table.
     const decoded = pdu.short_message;
     const text =
