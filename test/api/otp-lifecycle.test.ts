@@ -343,8 +343,15 @@ describe('GET /v1/otp/{id}', () => {
     const res = await h.call('GET', `/v1/otp/${otp.otp_id}`, { key });
     expect(res.status).toBe(200);
     expect(res.body.success).toBe(true);
-    expect(Object.keys(res.body.data).sort()).toEqual(RECORD_FIELDS);
-    expect(res.body.data).toEqual({
+    expect(Object.keys(res.body.data).sort()).toEqual(
+      [...RECORD_FIELDS, 'deliveries', 'delivery_status'].sort(),
+    );
+    const { deliveries, delivery_status, ...record } = res.body.data;
+    expect(delivery_status).toBe('delivered');
+    expect(deliveries).toEqual([
+      expect.objectContaining({ otp_id: otp.otp_id, channel: 'sms', status: 'delivered', provider: 'inbox' }),
+    ]);
+    expect(record).toEqual({
       otp_id: otp.otp_id,
       app_id: app.id,
       phone,

@@ -46,7 +46,8 @@ describe('the delivery configuration', () => {
   it('reads providers and routes, env: references and defaults', () => {
     const config = checkDeliveryConfig(good, schemas, env);
     expect(config.public_url).toBe('https://otpd.example.com');
-    expect(config.reconcile_after).toBe(300);
+    expect(config.reconcile_after).toBe(60);
+    expect(config.lease).toBe(30);
     expect(config.providers.smsc).toMatchObject({ password: 's3cret', port: 2775, timeout: 10 });
     expect(config.routes).toHaveLength(4);
     expect(config.ussd).toBeNull();
