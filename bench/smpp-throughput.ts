@@ -26,6 +26,7 @@ import { systemClock } from '../src/core/clock.js';
 import { deriveKeyring } from '../src/core/crypto.js';
 import { checkDeliveryConfig } from '../src/delivery/config.js';
 import { queueMessage } from '../src/delivery/outbox.js';
+import { smppProvider } from '../src/delivery/providers/smpp.js';
 import { buildDelivery, PROVIDER_SCHEMAS } from '../src/delivery/registry.js';
 import { DeliveryWorker } from '../src/delivery/worker.js';
 import { openStore } from '../src/store/db.js';
@@ -79,6 +80,72 @@ function countAtSmsc(child: ChildProcess): Promise<SmscCounts> {
 
 // --- otpd ---
 
+function providerSettings(port: number, options: Pick<Options, 'window' | 'throughput'>) {
+  return {
+    type: 'smpp',
+    host: '127.0.0.1',
+    port,
+    system_id: ACCOUNT.system_id,
+    password: ACCOUNT.password,
+    source_addr: 'OTPD',
+    window: options.window,
+    throughput: options.throughput,
+  };
+}
+
+/** The SMPP provider alone, driven as the worker drives it (`concurrency` lanes, ready then send), no database. */
+async function runProviderAlone(
+  smsc: { child: ChildProcess; port: number },
+  options: Omit<Options, 'prefix'>,
+) {
+  const config = checkDeliveryConfig(
+    {
+      providers: { smsc: providerSettings(smsc.port, options) },
+      routes: [{ channel: 'sms', providers: ['smsc'] }],
+    },
+    PROVIDER_SCHEMAS,
+  );
+  const settings = config.providers.smsc! as Parameters<typeof smppProvider.create>[1];
+  const provider = smppProvider.create('smsc', settings, {
+    receipts: async () => {},
+    log: pino({ level: 'warn' }),
+    callbackUrl: null,
+    now: () => Date.now(),
+    sign: (value) => value,
+    verify: () => false,
+  });
+  await provider.start!();
+  const before = await countAtSmsc(smsc.child);
+  const startedAt = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: provider.concurrency! }, async () => {
+      while (next < options.messages) {
+        const i = next++;
+        await provider.ready!();
+        await provider.send({
+          id: `msg_${i}`,
+          app_id: 'app_bench',
+          otp_id: null,
+          environment: 'live',
+          channel: 'sms',
+          phone: `+97796${String(i).padStart(8, '0')}`,
+          sender_id: null,
+          text: `Your Bench verification code is ${String(i % 1_000_000).padStart(6, '0')}. It expires in 5 minutes.`,
+          code: null,
+          locale: null,
+        });
+      }
+    }),
+  );
+  const seconds = (performance.now() - startedAt) / 1000;
+  await provider.close!();
+  const after = await countAtSmsc(smsc.child);
+  console.log(
+    `SMPP provider alone (no database): ${after.submits - before.submits} submits in ${seconds.toFixed(2)} s: ${Math.round((after.submits - before.submits) / seconds)} messages/s`,
+  );
+}
+
 interface Options {
   /** Each run sends to its own numbers (`+977` + prefix + 8 digits), so the SMSC's counts tell runs apart. */
   prefix: string;
@@ -130,18 +197,7 @@ async function run(
 
   const config = checkDeliveryConfig(
     {
-      providers: {
-        smsc: {
-          type: 'smpp',
-          host: '127.0.0.1',
-          port: smsc.port,
-          system_id: ACCOUNT.system_id,
-          password: ACCOUNT.password,
-          source_addr: 'OTPD',
-          window: options.window,
-          throughput: options.throughput,
-        },
-      },
+      providers: { smsc: providerSettings(smsc.port, options) },
       routes: [{ channel: 'sms', providers: ['smsc'] }],
     },
     PROVIDER_SCHEMAS,
@@ -232,6 +288,7 @@ async function main(): Promise<void> {
   );
   const smsc = await startSmsc(values.receipts);
   try {
+    await runProviderAlone(smsc, options);
     const dir = mkdtempSync(join(tmpdir(), 'otpd-bench-'));
     try {
       await run('SQLite', join(dir, 'otpd.db'), smsc, { ...options, prefix: '98' });

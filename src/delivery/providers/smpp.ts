@@ -236,7 +236,7 @@ interface BindOptions {
   onDeliver(pdu: smpp.PDU, answer: (response: smpp.PDU) => void): void;
 }
 
-interface Waiter {
+interface SlotWaiter {
   resolve(): void;
   reject(error: Error): void;
   timer?: NodeJS.Timeout;
@@ -261,9 +261,9 @@ class Bind {
   private pumpTimer: NodeJS.Timeout | undefined;
   private readonly outstanding = new Map<number, (answer: Error) => void>();
   /** Senders waiting for a slot in the window (`acquire`, just before a PDU is written): served first. */
-  private readonly slotQueue: Waiter[] = [];
+  private readonly slotQueue: SlotWaiter[] = [];
   /** Senders waiting for a token only (`reserveToken`, before the worker marks the message). */
-  private readonly tokenQueue: Waiter[] = [];
+  private readonly tokenQueue: (() => void)[] = [];
   /** Slots handed out and not yet given back: PDUs outstanding, or about to be written. */
   private taken = 0;
   private readonly rate: number | undefined;
@@ -273,6 +273,7 @@ class Bind {
   private prepaid = 0;
   private refilledAt = performance.now();
   private pausedUntil = 0;
+  private corked = false;
   private attempted: () => void = () => {};
   /** Settles once the first connect-and-bind attempt has an outcome. */
   readonly firstAttempt = new Promise<void>((resolve) => {
@@ -304,7 +305,7 @@ class Bind {
     this.session = session;
     session.socket.setNoDelay(true);
     const giveUp = setTimeout(() => {
-      this.problem = 'the SMSC did not answer the bind';
+      this.problem = 'no connection or bind answer in time';
       session.destroy();
     }, timeoutMs);
     session.on('connect', () => {
@@ -356,10 +357,12 @@ class Bind {
     this.keepAliveTimer = setInterval(() => {
       if (session !== this.session) return;
       const dead = setTimeout(() => {
+        if (session !== this.session) return;
         this.problem = 'no answer to enquire_link';
         log.warn({ bind: this.options.index }, 'the SMSC stopped answering; reconnecting');
         session.destroy();
       }, timeoutMs);
+      dead.unref();
       session.send(new smpp.PDU('enquire_link'), () => clearTimeout(dead));
     }, settings.enquire_link * 1000);
     this.keepAliveTimer.unref();
@@ -406,15 +409,15 @@ class Bind {
       clearTimeout(waiter.timer);
       waiter.reject(this.notBound());
     }
-    for (const waiter of this.tokenQueue.splice(0)) waiter.resolve();
+    for (const resolve of this.tokenQueue.splice(0)) resolve();
   }
 
   /** Waits for a token of throughput (and the end of a pause), to spend on the next `acquire`. Never fails. */
   reserveToken(): Promise<void> {
     if (this.state !== 'bound') return Promise.resolve();
     if (this.tokenQueue.length === 0 && this.grant('token')) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.tokenQueue.push({ resolve, reject });
+    return new Promise((resolve) => {
+      this.tokenQueue.push(resolve);
       this.schedulePump();
     });
   }
@@ -424,7 +427,7 @@ class Bind {
     if (this.state !== 'bound') return Promise.reject(this.notBound());
     if (this.slotQueue.length === 0 && this.grant('slot')) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject };
+      const waiter: SlotWaiter = { resolve, reject };
       waiter.timer = setTimeout(
         () => {
           this.slotQueue.splice(this.slotQueue.indexOf(waiter), 1);
@@ -478,7 +481,7 @@ class Bind {
       clearTimeout(waiter.timer);
       waiter.resolve();
     }
-    while (this.tokenQueue.length > 0 && this.grant('token')) this.tokenQueue.shift()!.resolve();
+    while (this.tokenQueue.length > 0 && this.grant('token')) this.tokenQueue.shift()!();
     this.schedulePump();
   }
 
@@ -537,6 +540,7 @@ class Bind {
           ),
         );
       };
+      this.coalesceWrites(session);
       const written = session.send(pdu, (answer) => {
         if (settled) late?.(answer);
         else settle(answer);
@@ -558,11 +562,21 @@ class Bind {
     });
   }
 
+  /** PDUs written in one tick leave in one syscall. */
+  private coalesceWrites(session: smpp.Session): void {
+    if (this.corked) return;
+    this.corked = true;
+    session.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      session.socket.uncork();
+    });
+  }
+
   /** Stops rebinding; lets outstanding PDUs get their answer (up to `graceMs`), then unbinds. */
   async close(graceMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.pumpTimer);
     this.dropWaiters();
     const session = this.session;
     if (!session) return;
