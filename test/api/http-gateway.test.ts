@@ -277,7 +277,7 @@ describe('http gateway: Kannel sendsms', () => {
     await h.deliver();
     expect(await messageOf(otpId)).toMatchObject({
       status: 'unknown',
-      error: 'kannel: No answer within 1 s.',
+      error: 'kannel: No answer from the gateway within 1 s.',
     });
     h.clock.advance(30);
     await h.deliver();

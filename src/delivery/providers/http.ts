@@ -13,6 +13,7 @@ import {
   type Receipt,
 } from '../provider.js';
 import type { ProviderType } from '../registry.js';
+import { fetchFailure } from './fetch-failure.js';
 
 /**
  * A generic HTTP gateway: Kannel's `sendsms`, local aggregators, anything
@@ -113,16 +114,6 @@ type Placeholder = (typeof PLACEHOLDERS)[number];
 type Values = Record<Placeholder, string>;
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** Errors that happen before a byte of the request left: the gateway never saw it. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
 const EXCERPT_CHARS = 160;
 
 /** Walks a template, checking every string's placeholders; names the key of a bad one. */
@@ -187,16 +178,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function causeCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -367,16 +348,7 @@ class HttpGateway implements Provider {
     if (this.closing.signal.aborted) {
       return new ProviderError('The provider closed while waiting for the gateway.', 'unknown', 'CLOSED');
     }
-    const name = (error as { name?: unknown }).name;
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      return new ProviderError(`No answer within ${this.timeoutMs / 1000} s.`, 'unknown', 'TIMEOUT');
-    }
-    const code = causeCode(error);
-    if (code && NOT_SENT.has(code)) {
-      return new ProviderError(`Cannot reach the gateway (${code}).`, 'retry', code);
-    }
-    // The connection broke after the request may have left.
-    return new ProviderError(`The connection failed (${code ?? 'no answer'}).`, 'unknown', code);
+    return fetchFailure(error, 'the gateway', this.timeoutMs);
   }
 
   private outcome(message: OutboundMessage, response: Response, text: string): ProviderResult {

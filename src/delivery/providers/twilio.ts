@@ -16,6 +16,7 @@ import {
   type Receipt,
 } from '../provider.js';
 import type { ProviderType } from '../registry.js';
+import { fetchFailure } from './fetch-failure.js';
 
 /**
  * Twilio, without its SDK: Programmable Messaging for SMS and `whatsapp:`
@@ -53,20 +54,6 @@ const RETRYABLE_CODES = new Set([
   14107, // SMS send rate limit exceeded
   20429, // too many requests
   21611, // the sender's queue is full
-]);
-
-/** Errors of `fetch` raised before the request could leave: connecting failed. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 const MESSAGE_STATUS: Record<string, Receipt['status']> = {
@@ -265,20 +252,7 @@ class TwilioProvider implements Provider {
   }
 
   private networkError(error: unknown): ProviderError {
-    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-      return new ProviderError(
-        `Twilio did not answer within ${this.timeoutMs / 1000} s.`,
-        'unknown',
-        'TIMEOUT',
-      );
-    }
-    const cause = (error as { cause?: { code?: string } }).cause;
-    const code = cause?.code ?? (error as { code?: string }).code;
-    if (code && NOT_SENT.has(code)) {
-      return new ProviderError(`Cannot reach Twilio (${code}).`, 'retry', code);
-    }
-    // The connection broke after the request may have left: Twilio may have it.
-    return new ProviderError(`The connection to Twilio broke (${code ?? 'no answer'}).`, 'unknown', code);
+    return fetchFailure(error, 'Twilio', this.timeoutMs);
   }
 
   async handleCallback(request: CallbackRequest): Promise<CallbackResponse> {

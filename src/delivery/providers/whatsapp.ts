@@ -14,6 +14,7 @@ import {
   type Receipt,
 } from '../provider.js';
 import type { ProviderType } from '../registry.js';
+import { fetchFailure } from './fetch-failure.js';
 
 const Settings = Type.Object(
   {
@@ -48,16 +49,6 @@ const MAX_CODE_LENGTH = 15;
 const RETRY_CODES = new Set([1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004]);
 /** Refused for good: credentials, permissions, parameters, the recipient, the template. */
 const PERMANENT_CODES = new Set([10, 100, 190, 131008, 131009, 131026, 131030, 131031, 131047, 131051]);
-
-/** Connection failures that happen before any byte of the request left. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 interface GraphError {
   message?: string;
@@ -188,14 +179,8 @@ class WhatsAppProvider implements Provider {
       });
       text = await response.text();
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      if (cause && NOT_SENT.has(cause)) {
-        throw new ProviderError(`WhatsApp could not be reached (${cause}).`, 'retry', cause);
-      }
-      // The request may have left: Meta may have the message, so it is not sent to it again.
-      const what =
-        (error as Error).name === 'TimeoutError' ? 'did not answer in time' : 'dropped the connection';
-      throw new ProviderError(`WhatsApp ${what}.`, 'unknown', cause ?? 'TIMEOUT');
+      // The request may have left: then Meta may have the message, and it is not sent to it again.
+      throw fetchFailure(error, 'WhatsApp', this.timeoutMs);
     }
 
     let parsed: { messages?: { id?: unknown }[]; error?: GraphError } | undefined;
