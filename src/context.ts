@@ -11,6 +11,10 @@ export interface Context {
   log: Logger;
   /** Rings the delivery worker after a commit that queued messages. */
   wakeDelivery(): void;
+  /** Rings the webhook dispatcher after a commit that queued events (optional: tests drive it by hand). */
+  wakeWebhooks?(): void;
+  /** OTPD_WEBHOOK_ALLOW_PRIVATE: webhook URLs may resolve to private and loopback addresses. */
+  allowPrivateWebhooks?: boolean;
 }
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

@@ -15,6 +15,8 @@ import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
 import { countDueMessages, oldestDueAge } from './store/messages.js';
 import { deleteClosedWindows } from './store/rate-limits.js';
+import { startWalletSweeper } from './wallet/sweeper.js';
+import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 
 export interface Otpd {
   ctx: Context;
@@ -40,12 +42,14 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     defaultMetrics = true;
   }
   let worker: DeliveryWorker | undefined;
+  let webhooks: ReturnType<typeof startWebhookDispatcher> | undefined;
   const ctx: Context = {
     store,
     clock: systemClock,
     keyring: deriveKeyring(config.secret),
     log,
     wakeDelivery: () => worker?.wake(),
+    wakeWebhooks: () => webhooks?.wake(),
   };
   const delivery = buildDelivery(ctx, deliveryConfig);
   worker = new DeliveryWorker(ctx, (m) => delivery.router.providersFor(m), {
@@ -55,9 +59,12 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   const server = await buildServer(ctx, { adminToken: config.adminToken, delivery });
 
   let sweeper: NodeJS.Timeout | undefined;
+  let wallet: ReturnType<typeof startWalletSweeper> | undefined;
   if (config.workers) {
     await delivery.start();
     worker.start();
+    webhooks = startWebhookDispatcher(ctx);
+    wallet = startWalletSweeper(ctx);
     sweeper = setInterval(() => {
       Promise.all([
         sweepExpiredOtps(ctx),
@@ -79,6 +86,8 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
       clearInterval(sweeper);
       await server.close();
       await worker.stop();
+      await webhooks?.close();
+      await wallet?.close();
       await delivery.close();
       await store.close();
     },

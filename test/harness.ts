@@ -105,6 +105,8 @@ export async function createHarness(
     keyring: deriveKeyring(SECRET),
     log: options.logger ?? pino({ level: 'silent' }),
     wakeDelivery: () => {},
+    // Test receivers listen on loopback; SSRF tests turn this off.
+    allowPrivateWebhooks: true,
   };
   const config = options.delivery
     ? checkDeliveryConfig(options.delivery, PROVIDER_SCHEMAS)

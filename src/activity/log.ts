@@ -4,6 +4,7 @@ import { newId } from '../core/ids.js';
 import { type Page, pageOf } from '../core/pagination.js';
 import { insertActivity, listActivityRows } from '../store/activity.js';
 import type { Db } from '../store/db.js';
+import { enqueueWebhookEvents } from '../webhooks/events.js';
 
 /** Event types of the activity log. */
 export type ActivityType =
@@ -23,7 +24,16 @@ export type ActivityType =
   | 'message.sent'
   | 'message.delivered'
   | 'message.failed'
-  | 'message.fallback';
+  | 'message.fallback'
+  | 'template.submitted'
+  | 'template.approved'
+  | 'template.rejected'
+  | 'template.deleted'
+  | 'sms.created'
+  | 'wallet.topup'
+  | 'wallet.adjusted'
+  | 'balance.low'
+  | 'webhook.disabled';
 
 export interface ActivityEntry {
   id: string;
@@ -48,14 +58,25 @@ export async function recordActivity(
     detail?: Record<string, unknown>;
   },
 ): Promise<void> {
+  const id = newId('act', now);
+  const detail = entry.detail ?? {};
   await insertActivity(db, {
-    id: newId('act', now),
+    id,
     account_id: entry.account_id,
     app_id: entry.app_id,
     type: entry.type,
     otp_id: entry.otp_id ?? null,
     key_id: entry.key_id ?? null,
-    detail: JSON.stringify(entry.detail ?? {}),
+    detail: JSON.stringify(detail),
+    created_at: now,
+  });
+  await enqueueWebhookEvents(db, {
+    id,
+    account_id: entry.account_id,
+    app_id: entry.app_id,
+    type: entry.type,
+    otp_id: entry.otp_id ?? null,
+    detail,
     created_at: now,
   });
 }

@@ -1,50 +1,22 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
-import { type Config, ConfigError, type ConfigFlags, loadConfig } from '../config.js';
-import type { Context } from '../context.js';
-import { systemClock } from '../core/clock.js';
-import { deriveKeyring } from '../core/crypto.js';
+import { Command } from 'commander';
+import { ConfigError } from '../config.js';
 import { OtpdError } from '../core/errors.js';
 import { loadDeliveryConfig } from '../delivery/config.js';
 import { PROVIDER_SCHEMAS } from '../delivery/registry.js';
 import { createLogger } from '../logger.js';
 import { createOtpd } from '../runtime.js';
-import { isPostgresUrl, openStore } from '../store/db.js';
 import { createAccount, getAccount, listAllAccounts } from '../tenancy/accounts.js';
 import { changeApp, createApp, getApp, listAllApps } from '../tenancy/apps.js';
 import { type InitResult, initialize } from '../tenancy/init.js';
 import { createKey, listKeys, revokeKey } from '../tenancy/keys.js';
+import { config, integer, print, where, withServices } from './services.js';
+import { registerTemplateCommands } from './templates.js';
+import { registerWalletCommands } from './wallet.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
-};
-
-function config(command: Command): Config {
-  return loadConfig(process.env, command.optsWithGlobals<ConfigFlags>());
-}
-
-function where(cfg: Config): string {
-  return isPostgresUrl(cfg.databaseUrl) ? 'PostgreSQL' : `SQLite ${cfg.databaseUrl}`;
-}
-
-/** Runs `fn` over services on the configured database, without the HTTP server. */
-async function withServices<T>(command: Command, fn: (ctx: Context, cfg: Config) => Promise<T>): Promise<T> {
-  const cfg = config(command);
-  const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-  const store = await openStore({ url: cfg.databaseUrl, poolSize: 2 });
-  try {
-    return await fn(
-      { store, clock: systemClock, keyring: deriveKeyring(cfg.secret), log, wakeDelivery: () => {} },
-      cfg,
-    );
-  } finally {
-    await store.close();
-  }
-}
-
-const print = (value: unknown): void => {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 };
 
 function initBanner(result: InitResult, port: number, host: string): string {
@@ -64,12 +36,6 @@ function initBanner(result: InitResult, port: number, host: string): string {
     '',
   ].join('\n');
 }
-
-const integer = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('Not an integer.');
-  return n;
-};
 
 const program = new Command('otpd')
   .description('Self-hostable OTP verification: send, deliver and verify one-time codes.')
@@ -253,6 +219,9 @@ keys
   .action(async (keyId: string, _opts, command: Command) =>
     withServices(command, async (ctx) => print(await revokeKey(ctx, keyId))),
   );
+
+registerTemplateCommands(program);
+registerWalletCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof OtpdError || error instanceof SyntaxError) {

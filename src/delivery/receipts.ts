@@ -7,6 +7,7 @@ import {
   findUnsettledForPhone,
   type MessageRow,
 } from '../store/messages.js';
+import { settleCharge } from '../wallet/charges.js';
 import { afterFailure } from './fallback.js';
 import { deliveryMetrics } from './metrics.js';
 import type { Receipt } from './provider.js';
@@ -79,12 +80,14 @@ export async function recordReceipt(ctx: Context, receipt: Receipt): Promise<boo
         ...(settled.otp_id ? { otp_id: settled.otp_id } : {}),
         detail: {
           message_id: settled.id,
+          kind: settled.kind,
           provider: receipt.provider,
           channel: settled.channel,
           ...(receipt.error ? { error: receipt.error } : {}),
         },
       });
     }
+    await settleCharge(ctx, trx, settled, receipt.status, now);
     if (receipt.status === 'failed') await afterFailure(ctx, trx, settled, now);
     return settled;
   });

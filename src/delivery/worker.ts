@@ -15,6 +15,7 @@ import {
 } from '../store/messages.js';
 import { findApp } from '../store/tenancy.js';
 import { type App, toApp } from '../tenancy/apps.js';
+import { settleCharge } from '../wallet/charges.js';
 import { afterFailure, queueFallback } from './fallback.js';
 import { deliveryMetrics } from './metrics.js';
 import { readPayload } from './outbox.js';
@@ -297,8 +298,9 @@ export class DeliveryWorker {
           app_id: row.app_id,
           type: 'message.sent',
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
-          detail: { message_id: row.id, provider: provider.name, channel: row.channel },
+          detail: { message_id: row.id, kind: row.kind, provider: provider.name, channel: row.channel },
         });
+        await settleCharge(ctx, trx, sent, result.status, now);
       }
       return sent !== undefined;
     });
@@ -412,8 +414,9 @@ export class DeliveryWorker {
           app_id: row.app_id,
           type: 'message.failed',
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
-          detail: { message_id: row.id, provider, error: reason },
+          detail: { message_id: row.id, kind: row.kind, provider, error: reason },
         });
+        await settleCharge(this.ctx, trx, failed, 'failed', now);
         if (fallBack) await afterFailure(this.ctx, trx, failed, now);
       }
     });

@@ -14,7 +14,10 @@ import { idempotency, registerIdempotencyCompletion } from './idempotency.js';
 import { registerHttpMetrics } from './metrics.js';
 import { inboxRoutes } from './routes/admin/inbox.js';
 import { providerRoutes } from './routes/admin/providers.js';
+import { adminTemplateRoutes } from './routes/admin/templates.js';
 import { tenancyRoutes } from './routes/admin/tenancy.js';
+import { adminWalletRoutes } from './routes/admin/wallet.js';
+import { webhookRoutes } from './routes/admin/webhooks.js';
 import { callbackRoutes } from './routes/callbacks.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
@@ -22,6 +25,8 @@ import { ussdRoutes } from './routes/ussd.js';
 import { accountRoutes } from './routes/v1/account.js';
 import { messageRoutes } from './routes/v1/messages.js';
 import { otpRoutes } from './routes/v1/otp.js';
+import { templateRoutes } from './routes/v1/templates.js';
+import { walletRoutes } from './routes/v1/wallet.js';
 import { refuseUnsafeInput, validatorCompiler } from './validation.js';
 
 const VERSION = (
@@ -99,6 +104,9 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
         { name: 'OTP', description: 'Send and verify codes' },
         { name: 'Logs' },
         { name: 'Limits' },
+        { name: 'Templates', description: 'Transactional SMS templates and sends' },
+        { name: 'Wallet', description: 'Balance, ledger and usage reports' },
+        { name: 'Webhooks' },
         { name: 'Admin', description: 'Operator API' },
       ],
     },
@@ -134,6 +142,8 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       await v1.register(otpRoutes(ctx));
       await v1.register(accountRoutes(ctx));
       await v1.register(messageRoutes(ctx));
+      await v1.register(templateRoutes(ctx));
+      await v1.register(walletRoutes(ctx));
     },
     { prefix: '/v1' },
   );
@@ -147,6 +157,9 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       );
       await admin.register(tenancyRoutes(ctx));
       await admin.register(inboxRoutes(ctx));
+      await admin.register(adminTemplateRoutes(ctx));
+      await admin.register(webhookRoutes(ctx));
+      await admin.register(adminWalletRoutes(ctx));
       if (options.delivery) await admin.register(providerRoutes(ctx, options.delivery));
     },
     { prefix: '/admin/v1' },

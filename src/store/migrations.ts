@@ -7,6 +7,9 @@ import {
   SqliteAdapter,
   sql,
 } from 'kysely';
+import { templatesMigration } from './migrations/templates.js';
+import { walletMigration } from './migrations/wallet.js';
+import { webhooksMigration } from './migrations/webhooks.js';
 
 /** Migrations in code, one dialect-neutral schema; append, never edit a shipped one. */
 const migrations: Record<string, Migration> = {
@@ -241,6 +244,9 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('apps').addColumn('send_channels', 'text').execute();
     },
   },
+  '0003_templates': templatesMigration,
+  '0004_webhooks': webhooksMigration,
+  '0005_wallet': walletMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

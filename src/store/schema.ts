@@ -1,3 +1,7 @@
+import type { TemplatesTables } from './schema-templates.js';
+import type { WalletTables } from './schema-wallet.js';
+import type { WebhooksTables } from './schema-webhooks.js';
+
 /** Timestamps are integer milliseconds since the epoch in both dialects. */
 type Ms = number;
 
@@ -186,7 +190,7 @@ export interface ActivityTable {
   created_at: Ms;
 }
 
-export interface Database {
+export interface Database extends TemplatesTables, WebhooksTables, WalletTables {
   meta: MetaTable;
   accounts: AccountTable;
   apps: AppTable;
