@@ -300,6 +300,16 @@ export class DeliveryWorker {
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
           detail: { message_id: row.id, kind: row.kind, provider: provider.name, channel: row.channel },
         });
+        if (result.status === 'delivered') {
+          // The provider delivered it on the spot (the inbox): no receipt will follow.
+          await recordActivity(trx, now, {
+            account_id: row.account_id,
+            app_id: row.app_id,
+            type: 'message.delivered',
+            ...(row.otp_id ? { otp_id: row.otp_id } : {}),
+            detail: { message_id: row.id, kind: row.kind, provider: provider.name, channel: row.channel },
+          });
+        }
         await settleCharge(ctx, trx, sent, result.status, now);
       }
       return sent !== undefined;

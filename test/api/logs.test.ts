@@ -164,14 +164,14 @@ describe('GET /v1/logs', () => {
     expect(await typesOf(key, fresh.otp_id)).toEqual(['otp.created']);
   });
 
-  it('records message.sent for each delivered message of an OTP', async () => {
+  it('records message.sent and message.delivered for each message the inbox delivered', async () => {
     const { key } = await tenant({ environment: 'live' });
     const otp = await send(key, { phone: nextPhone() });
     h.clock.advance(1);
     await h.deliver();
     const { items } = await logs(key, { otp_id: otp.otp_id });
-    expect(items.map((e) => e.type)).toEqual(['message.sent', 'otp.created']);
-    expect(items[0]!.detail).toMatchObject({
+    expect(items.map((e) => e.type)).toEqual(['message.delivered', 'message.sent', 'otp.created']);
+    expect(items[1]!.detail).toMatchObject({
       message_id: expect.stringMatching(/^msg_/),
       provider: 'inbox',
       channel: 'sms',
