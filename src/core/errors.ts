@@ -46,6 +46,14 @@ export const ERRORS = {
     status: 409,
     message: 'An app may have at most 3 active API keys; revoke one first.',
   },
+  TEMPLATE_LIMIT_REACHED: {
+    status: 409,
+    message: 'An account may have at most 20 active (pending or approved) templates; delete one first.',
+  },
+  TEMPLATE_NOT_PENDING: {
+    status: 409,
+    message: 'Only a pending template can be approved or rejected.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

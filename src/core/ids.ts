@@ -25,7 +25,22 @@ export function encodeBase62(value: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
-export type IdPrefix = 'acc' | 'app' | 'key' | 'otp' | 'msg' | 'req' | 'act' | 'att' | 'inb';
+export type IdPrefix =
+  | 'acc'
+  | 'app'
+  | 'key'
+  | 'otp'
+  | 'msg'
+  | 'req'
+  | 'act'
+  | 'att'
+  | 'inb'
+  | 'tpl'
+  | 'led'
+  | 'whk'
+  | 'evt'
+  | 'whd'
+  | 'wha';
 
 const RANDOM_CHARS = 14;
 const RANDOM_SPACE = 62n ** BigInt(RANDOM_CHARS);

@@ -11,9 +11,12 @@ export interface SendSubject {
   key_id: string;
   phone: string;
   ip?: string | null;
+  /** The template of a transactional SMS send (sms_phone_template_hour). */
+  template_id?: string;
 }
 
 const OTP_SCOPES: LimitScope[] = ['phone_hour', 'phone_day', 'key_minute', 'key_day', 'ip_hour'];
+const SMS_SCOPES: LimitScope[] = ['sms_phone_template_hour', 'sms_key_day'];
 
 function counterKey(scope: LimitScope, s: SendSubject): string | undefined {
   switch (scope) {
@@ -27,7 +30,8 @@ function counterKey(scope: LimitScope, s: SendSubject): string | undefined {
     case 'ip_hour':
       return s.ip ? `${scope}:${s.app_id}:${s.ip}` : undefined;
     case 'sms_phone_template_hour':
-      return undefined;
+      // Templates belong to the account: the count spans the account's apps.
+      return s.template_id ? `${scope}:${s.template_id}:${s.phone}` : undefined;
   }
 }
 
@@ -43,7 +47,30 @@ export async function takeSendLimits(
   subject: SendSubject,
   now: number,
 ): Promise<void> {
-  for (const scope of OTP_SCOPES) {
+  await takeScopes(db, OTP_SCOPES, limits, subject, now);
+}
+
+/**
+ * Counts one transactional SMS send against `sms_phone_template_hour` and
+ * `sms_key_day`, inside the caller's transaction, as takeSendLimits does.
+ */
+export async function takeSmsLimits(
+  db: Db,
+  limits: Limits,
+  subject: SendSubject & { template_id: string },
+  now: number,
+): Promise<void> {
+  await takeScopes(db, SMS_SCOPES, limits, subject, now);
+}
+
+async function takeScopes(
+  db: Db,
+  scopes: LimitScope[],
+  limits: Limits,
+  subject: SendSubject,
+  now: number,
+): Promise<void> {
+  for (const scope of scopes) {
     const key = counterKey(scope, subject);
     if (!key) continue;
     const limit = limits[scope];
