@@ -153,6 +153,8 @@ interface Options {
   window: number;
   throughput: number;
   batch: number;
+  /** The SMSC sends receipts: also time until every message is recorded delivered. */
+  receipts: boolean;
 }
 
 async function run(
@@ -213,12 +215,27 @@ async function run(
   const seconds = (performance.now() - startedAt) / 1000;
 
   const after = await countAtSmsc(smsc.child);
-  const sent = await store.db
-    .selectFrom('messages')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('app_id', '=', app.id)
-    .where('status', 'in', ['sent', 'delivered'])
-    .executeTakeFirstOrThrow();
+  const count = async (statuses: string[]) =>
+    Number(
+      (
+        await store.db
+          .selectFrom('messages')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('app_id', '=', app.id)
+          .where('status', 'in', statuses)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const sent = { n: await count(['sent', 'delivered']) };
+  // With receipts: until every message is recorded delivered (or 60 s pass).
+  let delivered = 0;
+  let settledSeconds = seconds;
+  if (options.receipts) {
+    const deadline = performance.now() + 60_000;
+    while ((delivered = await count(['delivered'])) < options.messages && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    settledSeconds = (performance.now() - startedAt) / 1000;
+  }
   await delivery.close();
   await store.close();
 
@@ -228,6 +245,11 @@ async function run(
       `${label}: ${options.messages} messages queued in ${queueSeconds.toFixed(1)} s`,
       `  drained in ${seconds.toFixed(2)} s over ${rounds} rounds: ${Math.round(submitted / seconds)} messages/s submitted over one bind`,
       `  SMSC got ${submitted} submits for ${after.destinations - before.destinations} numbers; ${Number(sent.n)} messages recorded sent`,
+      ...(options.receipts
+        ? [
+            `  ${delivered} receipts recorded delivered ${settledSeconds.toFixed(2)} s after the start: ${Math.round(delivered / settledSeconds)} messages/s end to end`,
+          ]
+        : []),
     ].join('\n'),
   );
   if (submitted !== options.messages || Number(sent.n) !== options.messages) {
@@ -282,6 +304,7 @@ async function main(): Promise<void> {
     window: Number(values.window),
     throughput: Number(values.throughput),
     batch: Number(values.batch),
+    receipts: values.receipts,
   };
   console.log(
     `SMPP throughput: window ${options.window}, throughput setting ${options.throughput}/s, worker batch ${options.batch}, receipts ${values.receipts ? 'on' : 'off'}`,

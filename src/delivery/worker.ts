@@ -1,5 +1,6 @@
 import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
+import { GroupCommit } from '../core/group-commit.js';
 import type { Channel, Environment } from '../core/policy.js';
 import {
   advanceMessageProvider,
@@ -48,6 +49,15 @@ export const DEFAULT_WORKER_OPTIONS: WorkerOptions = {
 
 /** Backoff after the n-th `retry` failure on one provider, in seconds: OTPs live minutes, not hours. */
 const RETRY_DELAYS = [2, 10, 30];
+
+/** A provider's answer, waiting to be written with the others of its moment. */
+interface Handover {
+  row: ClaimedMessage;
+  provider: Provider;
+  result: ProviderResult;
+  fallbackAt: number | null;
+  at: number;
+}
 
 /** The providers for a message, in failover order (see Router). */
 export type RouteFn = (m: Addressee) => Provider[];
@@ -181,7 +191,14 @@ export class DeliveryWorker {
 
     const leaseEnd = now + options.leaseMs;
     const sends: Promise<void>[] = [];
+    // Submit marks and handovers are written in groups (see GroupCommit): a
+    // busy round costs a few transactions, not two per message.
+    const record = new GroupCommit((items: Handover[]) => this.recordHandovers(items));
     for (const [provider, rows] of outgoing) {
+      const mark = new GroupCommit(async (ids: string[]) => {
+        const held = await markSubmitting(ctx.store.db, ids, provider.name, leaseEnd, ctx.clock.now());
+        return ids.map((id) => held.has(id));
+      });
       // At most `concurrency` requests out at once; each message is marked
       // just before its request leaves (after the throttle), so a crash
       // leaves in doubt only what was really out.
@@ -193,14 +210,7 @@ export class DeliveryWorker {
             while (next < rows.length) {
               const row = rows[next++]!;
               await provider.ready?.();
-              const held = await markSubmitting(
-                ctx.store.db,
-                [row.id],
-                provider.name,
-                leaseEnd,
-                ctx.clock.now(),
-              );
-              if (held.size === 1) await this.deliver(row, provider, apps);
+              if (await mark.add(row.id)) await this.deliver(row, provider, apps, record);
             }
           })(),
         );
@@ -248,7 +258,12 @@ export class DeliveryWorker {
     return now + app.fallback_after * 1000;
   }
 
-  private async deliver(row: ClaimedMessage, provider: Provider, apps: Map<string, App | undefined>) {
+  private async deliver(
+    row: ClaimedMessage,
+    provider: Provider,
+    apps: Map<string, App | undefined>,
+    record: GroupCommit<Handover, boolean>,
+  ) {
     const { ctx } = this;
     const payload = readPayload(ctx.keyring, row.text_ciphertext!, row.id);
     const message: OutboundMessage = {
@@ -278,21 +293,33 @@ export class DeliveryWorker {
     // and waits for a receipt instead of sending it again.
     const now = ctx.clock.now();
     const fallbackAt = await this.fallbackAt(row, provider, apps, now);
-    const recorded = await ctx.store.tx(async (trx) => {
-      const sent = await markMessageSent(
-        trx,
-        row.id,
-        row.tries,
-        {
-          provider: provider.name,
-          provider_message_id: result.provider_message_id,
-          status: result.status,
-          segments: result.segments ?? null,
-          fallback_at: fallbackAt,
-        },
-        now,
-      );
-      if (sent) {
+    const recorded = await record.add({ row, provider, result, fallbackAt, at: now });
+    if (!recorded) return;
+    deliveryMetrics.sent.inc(labels);
+    if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
+  }
+
+  /** Records providers' answers in one transaction; answers, per handover, whether it still held its claim. */
+  private async recordHandovers(items: Handover[]): Promise<boolean[]> {
+    const { ctx } = this;
+    return ctx.store.tx(async (trx) => {
+      const recorded: boolean[] = [];
+      for (const { row, provider, result, fallbackAt, at: now } of items) {
+        const sent = await markMessageSent(
+          trx,
+          row.id,
+          row.tries,
+          {
+            provider: provider.name,
+            provider_message_id: result.provider_message_id,
+            status: result.status,
+            segments: result.segments ?? null,
+            fallback_at: fallbackAt,
+          },
+          now,
+        );
+        recorded.push(sent !== undefined);
+        if (!sent) continue;
         await recordActivity(trx, now, {
           account_id: row.account_id,
           app_id: row.app_id,
@@ -312,11 +339,8 @@ export class DeliveryWorker {
         }
         await settleCharge(ctx, trx, sent, result.status, now);
       }
-      return sent !== undefined;
+      return recorded;
     });
-    if (!recorded) return;
-    deliveryMetrics.sent.inc(labels);
-    if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
   }
 
   private async failed(

@@ -229,6 +229,17 @@ export async function markMessageFailed(db: Db, id: string, claim: number, error
 }
 
 /** The message a receipt is about: by the provider's id, else by ours. */
+/** Messages of one provider by the ids it gave them (receipts looked up together). */
+export async function findByProviderIds(db: Db, provider: string, ids: string[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('provider', '=', provider)
+    .where('provider_message_id', 'in', ids)
+    .execute();
+}
+
 export async function findMessageForReceipt(
   db: Db,
   provider: string,
