@@ -19,6 +19,7 @@ import { tenancyRoutes } from './routes/admin/tenancy.js';
 import { adminWalletRoutes } from './routes/admin/wallet.js';
 import { webhookRoutes } from './routes/admin/webhooks.js';
 import { callbackRoutes } from './routes/callbacks.js';
+import { compatRoutes } from './routes/compat/index.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
 import { ussdRoutes } from './routes/ussd.js';
@@ -131,6 +132,8 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
     await app.register(callbackRoutes(options.delivery));
     await app.register(ussdRoutes(ctx, options.delivery));
   }
+
+  await app.register(compatRoutes(ctx), { prefix: '/compat' });
 
   await app.register(
     async (v1) => {
