@@ -24,6 +24,8 @@ export interface Config {
   workers: boolean;
   /** Lets webhooks reach private and loopback addresses (development and tests only). */
   webhookAllowPrivate: boolean;
+  /** OTPD_WEBHOOK_RETRY_SCHEDULE: seconds between webhook attempts (tests only); undefined = the default. */
+  webhookRetrySchedule: number[] | undefined;
   /** The delivery configuration file (OTPD_CONFIG): providers, routes, USSD. */
   deliveryConfigFile: string | undefined;
 }
@@ -51,6 +53,23 @@ function parseBool(value: string | undefined, name: string, fallback: boolean): 
   if (/^(1|true|yes|on)$/i.test(value)) return true;
   if (/^(0|false|no|off)$/i.test(value)) return false;
   throw new ConfigError(`${name} must be true or false, not "${value}".`);
+}
+
+/**
+ * OTPD_WEBHOOK_RETRY_SCHEDULE: the waits between webhook attempts, in
+ * seconds, comma-separated (`1,2,5`). For tests that cannot wait the real
+ * schedule (5 s, 5 min, … 24 h); undefined when unset.
+ */
+export function webhookRetrySchedule(env: Env): number[] | undefined {
+  const value = env.OTPD_WEBHOOK_RETRY_SCHEDULE;
+  if (value === undefined || value.trim() === '') return undefined;
+  const waits = value.split(',').map((s) => s.trim());
+  if (waits.length > 20 || !waits.every((w) => /^\d{1,6}$/.test(w))) {
+    throw new ConfigError(
+      `OTPD_WEBHOOK_RETRY_SCHEDULE must be up to 20 comma-separated whole seconds (e.g. "1,2,5"), not "${value}".`,
+    );
+  }
+  return waits.map(Number);
 }
 
 /** Resolves the database setting to a Postgres URL or a SQLite file path. */
@@ -107,6 +126,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
   const host = flags.host ?? env.HOST ?? '127.0.0.1';
   const workers = parseBool(env.OTPD_WORKERS, 'OTPD_WORKERS', true);
   const webhookAllowPrivate = parseBool(env.OTPD_WEBHOOK_ALLOW_PRIVATE, 'OTPD_WEBHOOK_ALLOW_PRIVATE', false);
+  const retrySchedule = webhookRetrySchedule(env);
   const { secret, source } = resolveSecret(env, dataDir);
   return {
     port,
@@ -119,6 +139,7 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     logLevel,
     workers,
     webhookAllowPrivate,
+    webhookRetrySchedule: retrySchedule,
     deliveryConfigFile: env.OTPD_CONFIG ? resolve(env.OTPD_CONFIG) : undefined,
   };
 }

@@ -50,6 +50,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     log,
     wakeDelivery: () => worker?.wake(),
     wakeWebhooks: () => webhooks?.wake(),
+    allowPrivateWebhooks: config.webhookAllowPrivate,
   };
   const delivery = buildDelivery(ctx, deliveryConfig);
   worker = new DeliveryWorker(ctx, (m) => delivery.router.providersFor(m), {
@@ -63,7 +64,10 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   if (config.workers) {
     await delivery.start();
     worker.start();
-    webhooks = startWebhookDispatcher(ctx);
+    webhooks = startWebhookDispatcher(
+      ctx,
+      config.webhookRetrySchedule ? { schedule: config.webhookRetrySchedule } : {},
+    );
     wallet = startWalletSweeper(ctx);
     sweeper = setInterval(() => {
       Promise.all([
