@@ -30,8 +30,14 @@ export function credentialOf(request: FastifyRequest): string | undefined {
   return typeof xKey === 'string' ? xKey.trim() : undefined;
 }
 
-/** onRequest hook of /v1: sets request.tenant or answers 401/403. */
-export function apiKeyAuth(ctx: Context) {
+/**
+ * onRequest hook of /v1: sets request.tenant or answers 401/403. `credential`
+ * reads the key from the request (compatibility layers read their own headers).
+ */
+export function apiKeyAuth(
+  ctx: Context,
+  credential: (request: FastifyRequest) => string | undefined = credentialOf,
+) {
   return async (request: FastifyRequest) => {
     const query = request.url.indexOf('?');
     if (query >= 0 && QUERY_KEY.test(request.url.slice(query))) {
@@ -40,7 +46,7 @@ export function apiKeyAuth(ctx: Context) {
         'API keys in query strings are refused (they end up in logs); send the key in the Authorization header.',
       );
     }
-    const secret = credentialOf(request);
+    const secret = credential(request);
     if (!secret) {
       throw new OtpdError('INVALID_API_KEY', 'Send your API key as "Authorization: Bearer otpd_…".');
     }
