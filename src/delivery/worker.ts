@@ -194,6 +194,8 @@ export class DeliveryWorker {
     // Submit marks and handovers are written in groups (see GroupCommit): a
     // busy round costs a few transactions, not two per message.
     const record = new GroupCommit((items: Handover[]) => this.recordHandovers(items));
+    const recordings: (Promise<void> | undefined)[] = [];
+    let recordFailure: unknown;
     for (const [provider, rows] of outgoing) {
       const mark = new GroupCommit(async (ids: string[]) => {
         const held = await markSubmitting(ctx.store.db, ids, provider.name, leaseEnd, ctx.clock.now());
@@ -210,13 +212,22 @@ export class DeliveryWorker {
             while (next < rows.length) {
               const row = rows[next++]!;
               await provider.ready?.();
-              if (await mark.add(row.id)) await this.deliver(row, provider, apps, record);
+              if (!(await mark.add(row.id))) continue;
+              // The lane goes on with its next message while the answer is written.
+              const sent = await this.deliver(row, provider, apps, record);
+              recordings.push(
+                sent?.recording.catch((error: unknown) => {
+                  recordFailure ??= error;
+                }),
+              );
             }
           })(),
         );
       }
     }
     await Promise.all(sends);
+    await Promise.all(recordings);
+    if (recordFailure) throw recordFailure;
     return claimed.length;
   }
 
@@ -263,7 +274,7 @@ export class DeliveryWorker {
     provider: Provider,
     apps: Map<string, App | undefined>,
     record: GroupCommit<Handover, boolean>,
-  ) {
+  ): Promise<{ recording: Promise<void> } | undefined> {
     const { ctx } = this;
     const payload = readPayload(ctx.keyring, row.text_ciphertext!, row.id);
     const message: OutboundMessage = {
@@ -285,18 +296,23 @@ export class DeliveryWorker {
       result = await provider.send(message);
     } catch (error) {
       deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
-      return this.failed(row, provider, error, apps, payload.code);
+      await this.failed(row, provider, error, apps, payload.code);
+      return undefined;
     }
     deliveryMetrics.submitLatency.observe(labels, (performance.now() - started) / 1000);
     // The provider took it: from here a failure to record is not a failed
     // delivery. The claim's lease ends, the next claim sees the submit mark
     // and waits for a receipt instead of sending it again.
     const now = ctx.clock.now();
-    const fallbackAt = await this.fallbackAt(row, provider, apps, now);
-    const recorded = await record.add({ row, provider, result, fallbackAt, at: now });
-    if (!recorded) return;
-    deliveryMetrics.sent.inc(labels);
-    if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
+    // (Wrapped: an async function returning the promise itself would wait for it.)
+    const recording = (async () => {
+      const fallbackAt = await this.fallbackAt(row, provider, apps, now);
+      const recorded = await record.add({ row, provider, result, fallbackAt, at: now });
+      if (!recorded) return;
+      deliveryMetrics.sent.inc(labels);
+      if (result.status === 'delivered') deliveryMetrics.delivered.inc(labels);
+    })();
+    return { recording };
   }
 
   /** Records providers' answers in one transaction; answers, per handover, whether it still held its claim. */
