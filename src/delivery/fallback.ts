@@ -1,6 +1,7 @@
 import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { decrypt } from '../core/crypto.js';
+import { OtpdError } from '../core/errors.js';
 import { renderOtpMessage } from '../core/message.js';
 import { canReceiveText, parsePhone } from '../core/phone.js';
 import type { Channel, Environment } from '../core/policy.js';
@@ -43,20 +44,31 @@ export async function queueFallback(ctx: Context, db: Db, row: MessageRow, now: 
   if (taken) return false;
   const code = decrypt(ctx.keyring, otp.code_ciphertext, otp.id);
   const minutes = Math.max(1, Math.ceil((otp.expires_at - now) / 60_000));
-  const id = await queueMessage(db, ctx.keyring, now, {
-    account_id: row.account_id,
-    app_id: row.app_id,
-    otp_id: otp.id,
-    environment: row.environment as Environment,
-    channel: next,
-    phone: row.phone,
-    country: row.country,
-    sender_id: otp.sender_id,
-    locale: otp.locale,
-    text: renderOtpMessage(otp.message, { code, minutes, app: app.name }),
-    code,
-    step: row.step + 1,
-  });
+  let id: string;
+  try {
+    id = await queueMessage(db, ctx.keyring, now, {
+      account_id: row.account_id,
+      app_id: row.app_id,
+      otp_id: otp.id,
+      environment: row.environment as Environment,
+      channel: next,
+      phone: row.phone,
+      country: row.country,
+      sender_id: otp.sender_id,
+      locale: otp.locale,
+      text: renderOtpMessage(otp.message, { code, minutes, app: app.name }),
+      code,
+      step: row.step + 1,
+    });
+  } catch (error) {
+    // The balance does not cover the next channel: no fallback, as if there were none.
+    // The hold refused before writing anything, so the transaction goes on intact.
+    if (error instanceof OtpdError && error.code === 'INSUFFICIENT_BALANCE') {
+      ctx.log.info({ message_id: row.id, to: next }, 'no channel fallback: the balance does not cover it');
+      return false;
+    }
+    throw error;
+  }
   await recordActivity(db, now, {
     account_id: row.account_id,
     app_id: row.app_id,

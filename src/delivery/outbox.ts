@@ -3,6 +3,7 @@ import { newId } from '../core/ids.js';
 import type { Channel, Environment } from '../core/policy.js';
 import type { Db } from '../store/db.js';
 import { insertMessage } from '../store/messages.js';
+import { holdCharge } from '../wallet/charges.js';
 
 export interface QueuedMessage {
   account_id: string;
@@ -30,10 +31,23 @@ interface Payload {
 
 /**
  * Queues one message in the caller's transaction: it exists exactly when the
- * change that caused it does, so an acknowledged send is never lost.
+ * change that caused it does, so an acknowledged send is never lost. A live
+ * message first holds its price from the account's balance (see
+ * src/wallet/charges.ts); when the balance is too low this throws
+ * INSUFFICIENT_BALANCE before writing anything, and the caller's transaction
+ * rolls back with it.
  */
 export async function queueMessage(db: Db, keyring: Keyring, now: number, m: QueuedMessage): Promise<string> {
   const id = newId('msg', now);
+  await holdCharge(db, now, {
+    message_id: id,
+    account_id: m.account_id,
+    app_id: m.app_id,
+    environment: m.environment,
+    channel: m.channel,
+    country: m.country,
+    text: m.text,
+  });
   const payload: Payload = { text: m.text, code: m.code ?? null };
   await insertMessage(db, {
     id,
