@@ -3,6 +3,7 @@ import { invalid, OtpdError } from '../core/errors.js';
 import { countSegments } from '../core/segments.js';
 import type { Db } from '../store/db.js';
 import type { MessageRow } from '../store/messages.js';
+import { readOncePerTx } from '../store/tx-memo.js';
 import {
   type ChargeRow,
   creditBalance,
@@ -140,9 +141,9 @@ export async function settleCharge(
   } else if (outcome === 'failed') {
     await releaseCharge(db, message.id, now);
   } else {
+    if ((await readOncePerTx(db, 'wallet-settings', () => loadSettings(db))).capture_on !== 'sent') return;
     const charge = await findCharge(db, message.id);
-    if (charge?.state !== 'held') return;
-    if ((await loadSettings(db)).capture_on === 'sent') await captureCharge(db, message.id, now);
+    if (charge?.state === 'held') await captureCharge(db, message.id, now);
   }
 }
 

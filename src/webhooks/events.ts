@@ -6,6 +6,7 @@ import type { Db } from '../store/db.js';
 import { getMessage } from '../store/messages.js';
 import { findOtp } from '../store/otps.js';
 import { findAccount, findApp } from '../store/tenancy.js';
+import { readOncePerTx } from '../store/tx-memo.js';
 import { enabledEndpoints, insertDeliveries, insertEvent } from '../store/webhooks.js';
 
 /** An activity entry as written, in the caller's transaction. */
@@ -76,7 +77,13 @@ export async function enqueueWebhookEvents(db: Db, event: ActivityEvent): Promis
   const type = webhookTypeOf(event);
   if (!type) return;
   const scope = event.app_id ? { appId: event.app_id } : { accountId: event.account_id };
-  const endpoints = (await enabledEndpoints(db, scope)).filter((e) => subscribes(e.events, type));
+  // A grouped write (the worker's handovers, receipts) asks once per app.
+  const all = await readOncePerTx(
+    db,
+    `webhook-endpoints:${event.app_id ?? `account:${event.account_id}`}`,
+    () => enabledEndpoints(db, scope),
+  );
+  const endpoints = all.filter((e) => subscribes(e.events, type));
   if (endpoints.length === 0) return;
 
   const byApp = new Map<string, string[]>();
