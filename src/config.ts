@@ -28,6 +28,21 @@ export interface Config {
   webhookRetrySchedule: number[] | undefined;
   /** The delivery configuration file (OTPD_CONFIG): providers, routes, USSD. */
   deliveryConfigFile: string | undefined;
+  /** The dashboard's mail, links, sign-up and cookies. */
+  dashboard: DashboardConfig;
+}
+
+export interface DashboardConfig {
+  /** OTPD_SMTP_URL (`smtp://user:pass@host:587`, `smtps://…`): where mail goes; unset = the local outbox on the inbox page. */
+  smtpUrl: string | undefined;
+  /** OTPD_MAIL_FROM: the From of otpd's mail. */
+  mailFrom: string;
+  /** OTPD_PUBLIC_URL: the dashboard's address in mailed links; required with SMTP (a Host header must not pick it). */
+  publicUrl: string | undefined;
+  /** OTPD_SIGNUP: whether anyone may sign up (`open`, the default) or only operators add people (`closed`). */
+  signup: boolean;
+  /** OTPD_COOKIE_SECURE: `true` marks cookies Secure always; `auto` (default) when the public URL or request is https. */
+  secureCookies: 'auto' | boolean;
 }
 
 /** Flags given on the command line override the environment. */
@@ -70,6 +85,35 @@ export function webhookRetrySchedule(env: Env): number[] | undefined {
     );
   }
   return waits.map(Number);
+}
+
+/** The dashboard's settings, from OTPD_SMTP_URL, OTPD_MAIL_FROM, OTPD_PUBLIC_URL, OTPD_SIGNUP, OTPD_COOKIE_SECURE. */
+export function dashboardConfig(env: Env): DashboardConfig {
+  const smtpUrl = env.OTPD_SMTP_URL || undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
+    throw new ConfigError('OTPD_SMTP_URL must be smtp://[user:password@]host[:port] or smtps://….');
+  }
+  const publicUrl = env.OTPD_PUBLIC_URL ? env.OTPD_PUBLIC_URL.replace(/\/+$/, '') : undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(publicUrl)) {
+    throw new ConfigError(`OTPD_PUBLIC_URL must be an http(s) URL, not "${publicUrl}".`);
+  }
+  if (smtpUrl !== undefined && publicUrl === undefined) {
+    throw new ConfigError(
+      'OTPD_PUBLIC_URL is required with OTPD_SMTP_URL: mailed links must not take their host from a request.',
+    );
+  }
+  const signup = env.OTPD_SIGNUP ?? 'open';
+  if (signup !== 'open' && signup !== 'closed') {
+    throw new ConfigError(`OTPD_SIGNUP must be open or closed, not "${signup}".`);
+  }
+  const secure = env.OTPD_COOKIE_SECURE ?? 'auto';
+  return {
+    smtpUrl,
+    mailFrom: env.OTPD_MAIL_FROM || 'otpd <no-reply@localhost>',
+    publicUrl,
+    signup: signup === 'open',
+    secureCookies: secure === 'auto' ? 'auto' : parseBool(secure, 'OTPD_COOKIE_SECURE', false),
+  };
 }
 
 /** Resolves the database setting to a Postgres URL or a SQLite file path. */
@@ -141,5 +185,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     webhookAllowPrivate,
     webhookRetrySchedule: retrySchedule,
     deliveryConfigFile: env.OTPD_CONFIG ? resolve(env.OTPD_CONFIG) : undefined,
+    dashboard: dashboardConfig(env),
   };
 }

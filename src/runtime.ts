@@ -11,6 +11,7 @@ import { buildDelivery, type Delivery, PROVIDER_SCHEMAS } from './delivery/regis
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildServer } from './http/server.js';
 import { sweepExpiredOtps } from './otp/expiry.js';
+import { deleteExpiredSessions } from './store/dashboard.js';
 import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
 import { countDueMessages, oldestDueAge } from './store/messages.js';
@@ -57,7 +58,11 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     reconcileMs: deliveryConfig.reconcile_after * 1000,
     leaseMs: deliveryConfig.lease * 1000,
   });
-  const server = await buildServer(ctx, { adminToken: config.adminToken, delivery });
+  const server = await buildServer(ctx, {
+    adminToken: config.adminToken,
+    delivery,
+    dashboard: config.dashboard,
+  });
 
   let sweeper: NodeJS.Timeout | undefined;
   let wallet: ReturnType<typeof startWalletSweeper> | undefined;
@@ -74,6 +79,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
         sweepExpiredOtps(ctx),
         deleteExpiredIdempotencyKeys(store.db, ctx.clock.now()),
         deleteClosedWindows(store.db, ctx.clock.now()),
+        deleteExpiredSessions(store.db, ctx.clock.now()),
         countDueMessages(store.db).then((n) => deliveryMetrics.outboxDepth.set(n)),
         oldestDueAge(store.db, ctx.clock.now()).then((s) => deliveryMetrics.oldestDue.set(s)),
       ]).catch((error) => log.error({ err: error }, 'sweep failed'));

@@ -64,6 +64,31 @@ export const ERRORS = {
     message: 'This Idempotency-Key was used with a different request.',
   },
   RATE_LIMIT_EXCEEDED: { status: 429, message: 'Rate limit exceeded.' },
+  // The dashboard's sessions (src/dashboard/).
+  SESSION_REQUIRED: { status: 401, message: 'Log in first.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'The email or password is incorrect.' },
+  INVALID_SECOND_FACTOR: {
+    status: 401,
+    message: 'The authentication code is incorrect or was already used.',
+  },
+  INVALID_LINK: { status: 400, message: 'This link is invalid, was already used or has expired.' },
+  CSRF_TOKEN_INVALID: {
+    status: 403,
+    message: 'The X-CSRF-Token header is missing or does not match the session; reload the page.',
+  },
+  EMAIL_NOT_VERIFIED: { status: 403, message: 'Verify your email address first; we sent you a link.' },
+  SECOND_FACTOR_REQUIRED: {
+    status: 403,
+    message: 'Enter the code from your authenticator app (or a recovery code) first.',
+  },
+  FORBIDDEN: { status: 403, message: 'Your role may not do this.' },
+  SIGNUP_CLOSED: { status: 403, message: 'Sign-up is closed on this otpd; ask its operator for an account.' },
+  LIVE_MODE_NOT_APPROVED: {
+    status: 403,
+    message: 'Live mode needs an approved request; ask for it under Settings → Live mode.',
+  },
+  TWO_FACTOR_ALREADY_ENABLED: { status: 409, message: 'Two-factor login is already on.' },
+
   INTERNAL_ERROR: { status: 500, message: 'An internal error occurred.' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'The service is temporarily unavailable.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -40,7 +40,13 @@ export type IdPrefix =
   | 'whk'
   | 'evt'
   | 'whd'
-  | 'wha';
+  | 'wha'
+  | 'usr'
+  | 'ses'
+  | 'utk'
+  | 'rcv'
+  | 'mal'
+  | 'lmr';
 
 const RANDOM_CHARS = 14;
 const RANDOM_SPACE = 62n ** BigInt(RANDOM_CHARS);

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { type DashboardConfig, dashboardConfig } from '../config.js';
 import type { Context } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { dashboardContext } from '../dashboard/context.js';
 import type { Delivery } from '../delivery/registry.js';
 import { adminAuth, apiKeyAuth } from './auth.js';
 import { ErrorEnvelope } from './envelope.js';
@@ -20,6 +23,9 @@ import { adminWalletRoutes } from './routes/admin/wallet.js';
 import { webhookRoutes } from './routes/admin/webhooks.js';
 import { callbackRoutes } from './routes/callbacks.js';
 import { compatRoutes } from './routes/compat/index.js';
+import { dashboardAdminRoutes } from './routes/dashboard/admin.js';
+import { dashboardApi } from './routes/dashboard/index.js';
+import { registerPages } from './routes/dashboard/pages.js';
 import { healthRoutes } from './routes/health.js';
 import { inboxPage } from './routes/inbox-page.js';
 import { ussdRoutes } from './routes/ussd.js';
@@ -39,6 +45,8 @@ export interface ServerOptions {
   adminToken?: string;
   /** Providers and routes: their callbacks and the USSD gateway are served when given. */
   delivery?: Delivery;
+  /** The dashboard's mail, links, sign-up and cookies; read from the environment when not given. */
+  dashboard?: DashboardConfig;
 }
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -85,6 +93,8 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   });
   registerHttpMetrics(app);
   registerIdempotencyCompletion(app, ctx);
+  await app.register(cookie);
+  const dashboard = dashboardContext(ctx, options.dashboard ?? dashboardConfig(process.env));
 
   await app.register(swagger, {
     openapi: {
@@ -124,16 +134,19 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
 
   await app.register(healthRoutes(ctx));
-  await app.register(inboxPage(ctx, options.adminToken));
+  await app.register(inboxPage(dashboard, options.adminToken));
+  await registerPages(app);
   if (options.delivery) {
     await app.register(callbackRoutes(options.delivery));
     await app.register(ussdRoutes(ctx, options.delivery));
   }
 
   await app.register(compatRoutes(ctx), { prefix: '/compat' });
+  await app.register(dashboardApi(dashboard, options.adminToken, options.delivery), {
+    prefix: '/dashboard/api',
+  });
 
   await app.register(
     async (v1) => {
@@ -163,6 +176,7 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
       await admin.register(adminTemplateRoutes(ctx));
       await admin.register(webhookRoutes(ctx));
       await admin.register(adminWalletRoutes(ctx));
+      await admin.register(dashboardAdminRoutes(dashboard));
       if (options.delivery) await admin.register(providerRoutes(ctx, options.delivery));
     },
     { prefix: '/admin/v1' },

@@ -7,6 +7,7 @@ import {
   SqliteAdapter,
   sql,
 } from 'kysely';
+import { dashboardMigration } from './migrations/dashboard.js';
 import { templatesMigration } from './migrations/templates.js';
 import { walletMigration } from './migrations/wallet.js';
 import { webhooksMigration } from './migrations/webhooks.js';
@@ -247,6 +248,7 @@ const migrations: Record<string, Migration> = {
   '0003_templates': templatesMigration,
   '0004_webhooks': webhooksMigration,
   '0005_wallet': walletMigration,
+  '0006_dashboard': dashboardMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

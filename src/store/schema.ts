@@ -1,3 +1,4 @@
+import type { DashboardTables } from './schema-dashboard.js';
 import type { TemplatesTables } from './schema-templates.js';
 import type { WalletTables } from './schema-wallet.js';
 import type { WebhooksTables } from './schema-webhooks.js';
@@ -190,7 +191,7 @@ export interface ActivityTable {
   created_at: Ms;
 }
 
-export interface Database extends TemplatesTables, WebhooksTables, WalletTables {
+export interface Database extends TemplatesTables, WebhooksTables, WalletTables, DashboardTables {
   meta: MetaTable;
   accounts: AccountTable;
   apps: AppTable;
