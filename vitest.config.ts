@@ -25,8 +25,8 @@ export default defineConfig({
         test: {
           name: 'postgres',
           include: ['test/**/*.test.ts'],
-          // Browser tests drive one otpd process end to end: one backend is enough for them.
-          exclude: ['test/unit/**', 'test/e2e/**'],
+          // Browser and docs-snippet tests drive one otpd process end to end: one backend is enough for them.
+          exclude: ['test/unit/**', 'test/e2e/**', 'test/docs/**'],
           env: { OTPD_TEST_DB: 'postgres' },
         },
       },
