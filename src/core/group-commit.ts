@@ -3,7 +3,8 @@
  * while the writes go out together. The first item is flushed at once; items
  * that arrive while a flush is running wait for it and go out together in
  * the next one. Under no load nothing waits; under load one write (one
- * transaction, one fsync) serves many callers.
+ * transaction, one fsync) serves many callers. When a grouped write fails,
+ * its items are written again one by one, so only the one at fault fails.
  */
 export class GroupCommit<T, R> {
   private queue: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
@@ -30,7 +31,18 @@ export class GroupCommit<T, R> {
         const results = await this.flush(batch.map((b) => b.item));
         for (const [i, b] of batch.entries()) b.resolve(results[i]!);
       } catch (error) {
-        for (const b of batch) b.reject(error);
+        if (batch.length === 1) {
+          batch[0]!.reject(error);
+          continue;
+        }
+        // One bad item must not sink the others: each goes again on its own.
+        for (const b of batch) {
+          try {
+            b.resolve((await this.flush([b.item]))[0]!);
+          } catch (alone) {
+            b.reject(alone);
+          }
+        }
       }
     }
     this.flushing = false;

@@ -262,6 +262,8 @@ export async function changePassword(
   await ctx.store.tx(async (trx) => {
     await updateUser(trx, user.id, { password_hash: passwordHash, updated_at: now });
     await deleteSessionsOfUser(trx, user.id, sessionId);
+    // A reset link mailed before the change must not undo it.
+    await voidUserTokens(trx, user.id, 'reset_password', now);
   });
 }
 

@@ -115,6 +115,24 @@ async function settle(trx: Db, { ctx, row, receipt, at, now }: Settlement): Prom
     now,
   );
   if (!settled) return undefined;
+  // A receipt for a message whose answer was lost (`unknown`), or a final one
+  // that overtook the worker's record of the send (which can then no longer
+  // land), is also the news that it was sent.
+  const unrecorded = row.status === 'unknown' || (row.status === 'sending' && receipt.status !== 'sent');
+  if (unrecorded) {
+    await recordActivity(trx, now, {
+      account_id: settled.account_id,
+      app_id: settled.app_id,
+      type: 'message.sent',
+      ...(settled.otp_id ? { otp_id: settled.otp_id } : {}),
+      detail: {
+        message_id: settled.id,
+        kind: settled.kind,
+        provider: receipt.provider,
+        channel: settled.channel,
+      },
+    });
+  }
   if (receipt.status !== 'sent') {
     await recordActivity(trx, now, {
       account_id: settled.account_id,

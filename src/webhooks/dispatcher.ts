@@ -205,7 +205,38 @@ export class WebhookDispatcher {
           : row.attempts > options.schedule.length
             ? 'failed'
             : 'retry';
-    await ctx.store.tx(async (trx) => {
+    // The claim is the fence: a worker whose lease ran out (the delivery was
+    // claimed again) records nothing, neither the attempt nor a disable.
+    const held = await ctx.store.tx(async (trx) => {
+      const settled =
+        kind === 'succeeded'
+          ? await settleDelivery(
+              trx,
+              row.id,
+              row.tries,
+              { status: 'succeeded', next_try_at: Number.MAX_SAFE_INTEGER, succeeded_at: now, ...result },
+              now,
+            )
+          : kind === 'retry'
+            ? await settleDelivery(
+                trx,
+                row.id,
+                row.tries,
+                {
+                  status: 'pending',
+                  next_try_at: now + this.delayAfter(row.attempts, outcome.retryAfterMs),
+                  ...result,
+                },
+                now,
+              )
+            : await settleDelivery(
+                trx,
+                row.id,
+                row.tries,
+                { status: 'failed', next_try_at: Number.MAX_SAFE_INTEGER, ...result },
+                now,
+              );
+      if (!settled) return false;
       await insertAttempt(trx, {
         id: webhookId('wha', now),
         delivery_id: row.id,
@@ -216,28 +247,13 @@ export class WebhookDispatcher {
         error: outcome.error,
         created_at: now,
       });
-      if (kind === 'succeeded') {
-        await settleDelivery(
-          trx,
-          row.id,
-          row.tries,
-          { status: 'succeeded', next_try_at: Number.MAX_SAFE_INTEGER, succeeded_at: now, ...result },
-          now,
-        );
-      } else if (kind === 'retry') {
-        const at = now + this.delayAfter(row.attempts, outcome.retryAfterMs);
-        await settleDelivery(trx, row.id, row.tries, { status: 'pending', next_try_at: at, ...result }, now);
-      } else {
-        await settleDelivery(
-          trx,
-          row.id,
-          row.tries,
-          { status: 'failed', next_try_at: Number.MAX_SAFE_INTEGER, ...result },
-          now,
-        );
-      }
       if (kind === 'gone') await this.disable(trx, endpoint, now);
+      return true;
     });
+    if (!held) {
+      ctx.log.warn({ delivery_id: row.id }, 'webhook claim lost before its outcome was recorded');
+      return;
+    }
     webhookMetrics.attempts.inc({ outcome: kind });
     const fields = { delivery_id: row.id, endpoint_id: endpoint.id, attempt: row.attempts, status };
     if (kind === 'retry') ctx.log.info({ ...fields, error: outcome.error }, 'webhook will be retried');

@@ -48,6 +48,8 @@ const IPV4_RANGES: Range[] = [
 const EMBEDDING_V4: [Range, number][] = [
   [v6('::ffff:0:0/96', 'IPv4-mapped', false), 12],
   [v6('64:ff9b::/96', 'NAT64', false), 12],
+  [v6('64:ff9b:1::/48', 'local-use NAT64', false), 12],
+  [v6('::ffff:0:0:0/96', 'IPv4-translated', false), 12],
   [v6('2002::/16', '6to4', false), 2],
 ];
 

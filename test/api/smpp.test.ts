@@ -368,6 +368,13 @@ describe('smpp: failures', () => {
     expect(submitsTo('+9779810000001')).toHaveLength(1);
     // The receipt's id was never answered to us: the phone number matches it.
     expect(await settled(otpId)).toMatchObject({ status: 'delivered' });
+    // The receipt is also the news that it was sent (otp.sent for webhooks).
+    const log = await h.call('GET', `/v1/logs?otp_id=${otpId}`, { key });
+    expect(log.body.data.items.map((e: { type: string }) => e.type)).toEqual([
+      'message.delivered',
+      'message.sent',
+      'otp.created',
+    ]);
     smsc.release();
     // Seconds have passed: the binds kept their links alive meanwhile.
     expect(smsc.enquireLinks.get('hasty')).toBeGreaterThan(0);

@@ -24,21 +24,23 @@ describe('GroupCommit', () => {
     expect(sizes).toEqual([1, 3, 3, 1]);
   });
 
-  it('fails every item of a failed flush, and goes on with the next', async () => {
-    let calls = 0;
+  it('writes the items of a failed flush again one by one: only the one at fault fails', async () => {
+    const flushes: string[][] = [];
     const group = new GroupCommit(async (items: string[]) => {
-      calls++;
+      flushes.push(items);
       await new Promise((r) => setTimeout(r, 1));
-      if (calls === 2) throw new Error('write failed');
+      if (items.includes('bad')) throw new Error('write failed');
       return items;
     });
     const first = group.add('a');
-    const second = [group.add('b'), group.add('c')];
+    const rest = [group.add('b'), group.add('bad'), group.add('c')];
     await expect(first).resolves.toBe('a');
-    await expect(Promise.allSettled(second)).resolves.toEqual([
+    await expect(Promise.allSettled(rest)).resolves.toEqual([
+      { status: 'fulfilled', value: 'b' },
       { status: 'rejected', reason: new Error('write failed') },
-      { status: 'rejected', reason: new Error('write failed') },
+      { status: 'fulfilled', value: 'c' },
     ]);
+    expect(flushes).toEqual([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
     await expect(group.add('d')).resolves.toBe('d');
   });
 });
