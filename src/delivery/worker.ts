@@ -2,6 +2,7 @@ import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../core/group-commit.js';
 import type { Channel, Environment } from '../core/policy.js';
+import { Rounds } from '../core/rounds.js';
 import {
   advanceMessageProvider,
   type ClaimedMessage,
@@ -72,11 +73,8 @@ export type RouteFn = (m: Addressee) => Provider[];
  * hands the OTP to the app's next fallback channel.
  */
 export class DeliveryWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private rung = false;
-  private stopped = true;
   private readonly options: WorkerOptions;
+  private readonly rounds: Rounds;
 
   constructor(
     private readonly ctx: Context,
@@ -84,50 +82,24 @@ export class DeliveryWorker {
     options: Partial<WorkerOptions> = {},
   ) {
     this.options = { ...DEFAULT_WORKER_OPTIONS, ...options };
+    this.rounds = new Rounds(
+      async () => (await this.drainOnce()) === this.options.batch,
+      this.options.pollMs,
+      (error) => ctx.log.error({ err: error }, 'delivery round failed'),
+    );
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.rounds.start();
   }
 
   /** Asks for a round now (after a commit that queued messages). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.rung = true;
-      return;
-    }
-    this.schedule(0);
+    this.rounds.wake();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.loop().finally(() => {
-        this.running = undefined;
-      });
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async loop(): Promise<void> {
-    let full = false;
-    try {
-      full = (await this.drainOnce()) === this.options.batch;
-    } catch (error) {
-      this.ctx.log.error({ err: error }, 'delivery round failed');
-    }
-    if (this.stopped) return;
-    const again = full || this.rung;
-    this.rung = false;
-    this.schedule(again ? 0 : this.options.pollMs);
+  stop(): Promise<void> {
+    return this.rounds.stop();
   }
 
   /** One round: channel fallbacks that came due, then due messages. Answers how many messages were claimed. */
@@ -429,7 +401,7 @@ export class DeliveryWorker {
         { message_id: row.id, provider: row.provider },
         'no receipt: the provider never got it; sending again',
       );
-      this.rung = true;
+      this.rounds.wake();
       return;
     }
     await this.fallOver(row, providers, reason);
@@ -446,7 +418,7 @@ export class DeliveryWorker {
         { message_id: row.id, provider: row.provider, next: providers[row.provider_index + 1]!.name },
         'falling over to the next provider',
       );
-      this.rung = true;
+      this.rounds.wake();
       return;
     }
     deliveryMetrics.failed.inc({ ...labels, outcome: 'final' });
@@ -470,7 +442,7 @@ export class DeliveryWorker {
         if (fallBack) await afterFailure(this.ctx, trx, failed, now);
       }
     });
-    if (fallBack) this.rung = true;
+    if (fallBack) this.rounds.wake();
     this.ctx.log.warn({ message_id: row.id, provider, reason }, 'message failed');
   }
 
@@ -484,7 +456,7 @@ export class DeliveryWorker {
         async (trx) => (await takeFallback(trx, row, now)) && queueFallback(ctx, trx, row, now),
       );
       if (queued) {
-        this.rung = true;
+        this.rounds.wake();
         ctx.log.info({ message_id: row.id }, 'not delivered in time; trying the next channel');
       }
     }

@@ -1,6 +1,7 @@
 import { recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import { Rounds } from '../core/rounds.js';
 import type { Db } from '../store/db.js';
 import {
   cancelEndpointDeliveries,
@@ -62,11 +63,9 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
  * again when its lease ends (at-least-once, with the same event id).
  */
 export class WebhookDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private rung = false;
-  private stopped = true;
   readonly options: DispatcherOptions;
+  private readonly rounds: Rounds;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -77,54 +76,26 @@ export class WebhookDispatcher {
       schedule: RETRY_SCHEDULE,
       ...options,
     };
+    this.rounds = new Rounds(
+      async () => (await this.drainOnce()) === this.options.batch,
+      this.options.pollMs,
+      (error) => ctx.log.error({ err: error }, 'webhook round failed'),
+    );
   }
 
-  private unsubscribe: (() => void) | undefined;
-
   start(): void {
-    this.stopped = false;
     this.unsubscribe = onDeliveriesQueued(() => this.wake());
-    this.schedule(0);
+    this.rounds.start();
   }
 
   /** Asks for a round now (after a commit that queued events). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.rung = true;
-      return;
-    }
-    this.schedule(0);
+    this.rounds.wake();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.unsubscribe?.();
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.loop().finally(() => {
-        this.running = undefined;
-      });
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async loop(): Promise<void> {
-    let full = false;
-    try {
-      full = (await this.drainOnce()) === this.options.batch;
-    } catch (error) {
-      this.ctx.log.error({ err: error }, 'webhook round failed');
-    }
-    if (this.stopped) return;
-    const again = full || this.rung;
-    this.rung = false;
-    this.schedule(again ? 0 : this.options.pollMs);
+    await this.rounds.stop();
   }
 
   /** One round: claims what is due and attempts each. Answers how many deliveries were claimed. */
