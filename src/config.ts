@@ -30,6 +30,8 @@ export interface Config {
   deliveryConfigFile: string | undefined;
   /** The dashboard's mail, links, sign-up and cookies. */
   dashboard: DashboardConfig;
+  /** OTPD_RETENTION_DAYS: terminal OTPs, messages and log rows older than this are purged (0 = keep all). */
+  retentionDays: number;
 }
 
 export interface DashboardConfig {
@@ -171,6 +173,12 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
   const workers = parseBool(env.OTPD_WORKERS, 'OTPD_WORKERS', true);
   const webhookAllowPrivate = parseBool(env.OTPD_WEBHOOK_ALLOW_PRIVATE, 'OTPD_WEBHOOK_ALLOW_PRIVATE', false);
   const retrySchedule = webhookRetrySchedule(env);
+  const retention = env.OTPD_RETENTION_DAYS ?? '90';
+  if (!/^\d{1,5}$/.test(retention)) {
+    throw new ConfigError(
+      `OTPD_RETENTION_DAYS must be a whole number of days (0 keeps everything), not "${retention}".`,
+    );
+  }
   const { secret, source } = resolveSecret(env, dataDir);
   return {
     port,
@@ -186,5 +194,6 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     webhookRetrySchedule: retrySchedule,
     deliveryConfigFile: env.OTPD_CONFIG ? resolve(env.OTPD_CONFIG) : undefined,
     dashboard: dashboardConfig(env),
+    retentionDays: Number(retention),
   };
 }

@@ -11,6 +11,7 @@ import { buildDelivery, type Delivery, PROVIDER_SCHEMAS } from './delivery/regis
 import { DeliveryWorker } from './delivery/worker.js';
 import { buildServer } from './http/server.js';
 import { sweepExpiredOtps } from './otp/expiry.js';
+import { purgeOldRows } from './retention/purge.js';
 import { deleteExpiredSessions } from './store/dashboard.js';
 import { openStore } from './store/db.js';
 import { deleteExpiredIdempotencyKeys } from './store/idempotency.js';
@@ -29,6 +30,8 @@ export interface Otpd {
 }
 
 const SWEEP_MS = 5_000;
+/** How often old rows are purged (a small batch each time; safe on every process). */
+const RETENTION_MS = 60_000;
 let defaultMetrics = false;
 
 /** Opens the store (migrating it), wires services, worker and HTTP server. Does not listen. */
@@ -65,6 +68,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   });
 
   let sweeper: NodeJS.Timeout | undefined;
+  let retention: NodeJS.Timeout | undefined;
   let wallet: ReturnType<typeof startWalletSweeper> | undefined;
   if (config.workers) {
     await delivery.start();
@@ -85,6 +89,15 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
       ]).catch((error) => log.error({ err: error }, 'sweep failed'));
     }, SWEEP_MS);
     sweeper.unref();
+    if (config.retentionDays > 0) {
+      const olderThanMs = config.retentionDays * 86_400_000;
+      retention = setInterval(() => {
+        purgeOldRows(ctx, { olderThanMs }).catch((error) =>
+          log.error({ err: error }, 'retention purge failed'),
+        );
+      }, RETENTION_MS);
+      retention.unref();
+    }
   }
 
   return {
@@ -94,6 +107,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     delivery,
     async close() {
       clearInterval(sweeper);
+      clearInterval(retention);
       await server.close();
       await worker.stop();
       await webhooks?.close();
