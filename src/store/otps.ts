@@ -1,9 +1,17 @@
-import type { Insertable, Selectable } from 'kysely';
+import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Db } from './db.js';
 import type { OtpAttemptTable, OtpTable } from './schema.js';
 
 export type OtpRow = Selectable<OtpTable>;
 export type OtpAttemptRow = Selectable<OtpAttemptTable>;
+
+/**
+ * `'pending'` as a literal, not a parameter: SQLite can only use the partial
+ * index `otps_one_pending` (… where status = 'pending') for a query whose
+ * condition it can see at prepare time; with a parameter it scanned
+ * `otps_pending_expiry` instead.
+ */
+const PENDING = sql.lit('pending');
 
 /** Terminal: the code is gone (its recoverable copy wiped) and nothing changes it again. */
 const TERMINAL = { code_ciphertext: null } as const;
@@ -15,7 +23,7 @@ export async function expireDuePending(db: Db, appId: string, phone: string, now
     .set({ status: 'expired', ...TERMINAL, ended_at: now, updated_at: now })
     .where('app_id', '=', appId)
     .where('phone', '=', phone)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('expires_at', '<=', now)
     .returning(['id', 'account_id', 'app_id'])
     .execute();
@@ -41,7 +49,7 @@ export async function findPendingOtp(db: Db, appId: string, phone: string): Prom
     .selectAll()
     .where('app_id', '=', appId)
     .where('phone', '=', phone)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .executeTakeFirst();
 }
 
@@ -66,7 +74,7 @@ export async function isOtpPending(db: Db, id: string, now: number): Promise<boo
     .selectFrom('otps')
     .select('id')
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('expires_at', '>', now)
     .executeTakeFirst();
   return row !== undefined;
@@ -90,7 +98,7 @@ export async function countAttempt(db: Db, id: string, now: number): Promise<Otp
     .updateTable('otps')
     .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: now }))
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('expires_at', '>', now)
     .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
     .returningAll()
@@ -103,7 +111,7 @@ export async function consumeOtp(db: Db, id: string, now: number): Promise<OtpRo
     .updateTable('otps')
     .set({ status: 'verified', verified_at: now, ended_at: now, updated_at: now, ...TERMINAL })
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .returningAll()
     .executeTakeFirst();
 }
@@ -119,7 +127,7 @@ export async function endOtp(
     .updateTable('otps')
     .set({ status, ended_at: now, updated_at: now, ...TERMINAL })
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .returningAll()
     .executeTakeFirst();
 }
@@ -136,7 +144,7 @@ export async function recordResend(
       .updateTable('otps')
       .set((eb) => ({ send_count: eb('send_count', '+', 1), last_sent_at: now, channel, updated_at: now }))
       .where('id', '=', id)
-      .where('status', '=', 'pending')
+      .where('status', '=', PENDING)
       .where('expires_at', '>', now)
       // The parameter stands alone on one side so that PostgreSQL types it bigint
       // (as `$1 - resend_cooldown * 1000` it was typed int4 and overflowed).
@@ -151,14 +159,14 @@ export async function sweepExpired(db: Db, now: number, limit: number) {
   const due = db
     .selectFrom('otps')
     .select('id')
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .where('expires_at', '<=', now)
     .limit(limit);
   return db
     .updateTable('otps')
     .set({ status: 'expired', ended_at: now, updated_at: now, ...TERMINAL })
     .where('id', 'in', due)
-    .where('status', '=', 'pending')
+    .where('status', '=', PENDING)
     .returning(['id', 'account_id', 'app_id'])
     .execute();
 }
@@ -187,11 +195,11 @@ export async function listOtps(db: Db, f: OtpFilter): Promise<OtpRow[]> {
     q = q.where((eb) =>
       eb.or([
         eb('status', '=', 'expired'),
-        eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', f.now)]),
+        eb.and([eb('status', '=', PENDING), eb('expires_at', '<=', f.now)]),
       ]),
     );
   } else if (f.status === 'pending') {
-    q = q.where('status', '=', 'pending').where('expires_at', '>', f.now);
+    q = q.where('status', '=', PENDING).where('expires_at', '>', f.now);
   } else if (f.status) {
     q = q.where('status', '=', f.status);
   }

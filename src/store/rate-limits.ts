@@ -6,6 +6,9 @@ export interface Window {
 }
 
 /**
+ * (`eb.val`: a bare value in `then` is inlined as a literal, which made every
+ * call a new SQL text, prepared anew and evicting the statement cache.)
+ *
  * Takes one unit from a counter that holds `max` per `windowMs`, starting its
  * window at the first hit. One guarded upsert: under parallel calls the
  * counter never passes `max`. Answers undefined when the limit is reached.
@@ -27,13 +30,13 @@ export async function takeFromWindow(
           count: eb
             .case()
             .when('rate_limits.reset_at', '<=', now)
-            .then(1)
+            .then(eb.val(1))
             .else(eb('rate_limits.count', '+', 1))
             .end(),
           reset_at: eb
             .case()
             .when('rate_limits.reset_at', '<=', now)
-            .then(now + windowMs)
+            .then(eb.val(now + windowMs))
             .else(eb.ref('rate_limits.reset_at'))
             .end(),
         }))

@@ -18,6 +18,7 @@ import {
   type Limits,
 } from '../core/policy.js';
 import { type AppRow, findAccount, findApp, insertApp, listApps, updateApp } from '../store/tenancy.js';
+import { forgetCachedKeys } from './keys.js';
 
 export interface App extends AppPolicy {
   id: string;
@@ -156,6 +157,8 @@ export async function createApp(
 export async function getApp(ctx: Context, id: string): Promise<App> {
   const row = await findApp(ctx.store.db, id);
   if (!row) throw new OtpdError('NOT_FOUND', `No app ${id}.`);
+  // Requests of this process authenticate against the new policy at once (others within a second).
+  forgetCachedKeys(ctx);
   return toApp(row);
 }
 
@@ -198,5 +201,7 @@ export async function changeApp(
     return updated;
   });
   if (!row) throw new OtpdError('NOT_FOUND', `No app ${id}.`);
+  // Requests of this process authenticate against the new policy at once (others within a second).
+  forgetCachedKeys(ctx);
   return toApp(row);
 }

@@ -101,10 +101,10 @@ export async function listKeys(ctx: Context, appId: string): Promise<ApiKey[]> {
   return (await listApiKeys(ctx.store.db, appId)).map(toApiKey);
 }
 
-/** Revokes a key. Every process looks keys up per request, so it is refused at once everywhere. */
+/** Revokes a key: refused at once by this process, within a second by every other (KEY_CACHE_MS). */
 export async function revokeKey(ctx: Context, keyId: string): Promise<ApiKey> {
   const now = ctx.clock.now();
-  return ctx.store.tx(async (trx) => {
+  const result = await ctx.store.tx(async (trx) => {
     const revoked = await revokeApiKey(trx, keyId, now);
     if (revoked) {
       await recordActivity(trx, now, {
@@ -119,6 +119,8 @@ export async function revokeKey(ctx: Context, keyId: string): Promise<ApiKey> {
     if (!existing) throw new OtpdError('NOT_FOUND', `No key ${keyId}.`);
     return toApiKey(existing);
   });
+  forgetCachedKeys(ctx);
+  return result;
 }
 
 /** The tenant a request acts for: its app (with policy) and the key that authenticated it. */
@@ -128,9 +130,58 @@ export interface Tenant {
   key_id: string;
 }
 
+/**
+ * Keys (with their app) looked up in the last KEY_CACHE_MS, per store. A
+ * revocation or app change made by this process clears it at once; another
+ * process's is seen when its entry ages out, so every process refuses a
+ * revoked key and applies a new policy within one second.
+ */
+export const KEY_CACHE_MS = 500;
+const KEY_CACHE_MAX = 10_000;
+
+type FoundKey = NonNullable<Awaited<ReturnType<typeof findKeyWithApp>>>;
+interface KeyCache {
+  entries: Map<string, { found: FoundKey; at: number }>;
+  /** Bumped by every local change: a lookup that started before it is not kept. */
+  generation: number;
+}
+const keyCaches = new WeakMap<object, KeyCache>();
+
+function keyCacheOf(ctx: Context): KeyCache {
+  let cache = keyCaches.get(ctx.store);
+  if (!cache) {
+    cache = { entries: new Map(), generation: 0 };
+    keyCaches.set(ctx.store, cache);
+  }
+  return cache;
+}
+
+/** Drops this process's cached keys: call after a key or app change commits. */
+export function forgetCachedKeys(ctx: Context): void {
+  const cache = keyCacheOf(ctx);
+  cache.entries.clear();
+  cache.generation++;
+}
+
+async function lookUpKey(ctx: Context, hash: string): Promise<FoundKey | undefined> {
+  const cache = keyCacheOf(ctx);
+  const at = performance.now();
+  const hit = cache.entries.get(hash);
+  if (hit && at - hit.at < KEY_CACHE_MS) return hit.found;
+  const generation = cache.generation;
+  const found = await findKeyWithApp(ctx.store.db, hash);
+  if (found && generation === cache.generation) {
+    if (cache.entries.size >= KEY_CACHE_MAX) cache.entries.clear();
+    cache.entries.set(hash, { found, at });
+  } else if (!found) {
+    cache.entries.delete(hash);
+  }
+  return found;
+}
+
 export async function authenticate(ctx: Context, secret: string): Promise<Tenant> {
   if (!isWellFormedKey(secret)) throw new OtpdError('INVALID_API_KEY');
-  const found = await findKeyWithApp(ctx.store.db, sha256(secret));
+  const found = await lookUpKey(ctx, sha256(secret));
   if (!found || found.key_revoked_at !== null) throw new OtpdError('INVALID_API_KEY');
   if (found.key_environment !== found.environment) {
     throw new OtpdError(
@@ -140,6 +191,8 @@ export async function authenticate(ctx: Context, secret: string): Promise<Tenant
   }
   const now = ctx.clock.now();
   if (found.key_last_used_at === null || found.key_last_used_at < now - 60_000) {
+    // Noted on the cached row too, so that a cached key is not touched per request.
+    found.key_last_used_at = now;
     await touchApiKey(ctx.store.db, found.key_id, now);
   }
   return { account_id: found.account_id, app: toApp(found), key_id: found.key_id };
