@@ -1,7 +1,13 @@
 import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { invalid } from '../core/errors.js';
-import { chargeSums, messageCounts, otpFigures, type ReportDimension } from '../store/reports.js';
+import {
+  chargeSums,
+  messageCounts,
+  otpFigures,
+  type ReportDimension,
+  rolledUpFigures,
+} from '../store/reports.js';
 import { readWallet } from '../store/wallet.js';
 import type { Tenant } from '../tenancy/keys.js';
 
@@ -68,7 +74,9 @@ const rate = (f: Omit<UsageFigures, 'conversion_rate'>): UsageFigures => ({
  * channel. OTP figures group by the OTP (its creation day, country and
  * channel), message counts and cost by the message. Every figure is read
  * from indexed range scans (see 0005_wallet), nothing is scanned outside
- * the period and the app.
+ * the period and the app. OTPs and messages that the retention purge
+ * deleted count through their day's rollup, as of 00:00 UTC of that day
+ * (see rolledUpFigures); cost is read from charges, which are never purged.
  */
 export async function usageReport(
   ctx: Context,
@@ -85,10 +93,11 @@ export async function usageReport(
   const range = { from, to };
   const db = ctx.store.db;
   const appId = tenant.app.id;
-  const [otps, messages, charges, wallet] = await Promise.all([
+  const [otps, messages, charges, rolledUp, wallet] = await Promise.all([
     otpFigures(db, ctx.store.dialect, appId, range, by),
     messageCounts(db, appId, range, by),
     chargeSums(db, appId, range, by),
+    rolledUpFigures(db, appId, range, by),
     readWallet(db, tenant.account_id),
   ]);
 
@@ -103,14 +112,15 @@ export async function usageReport(
     }
     return g;
   };
-  for (const r of otps)
-    Object.assign(group(r.k), {
-      sent: r.sent,
-      delivered: r.delivered,
-      failed: r.failed,
-      verified: r.verified,
-    });
-  for (const r of messages) group(r.k).messages = r.messages;
+  // Raw rows and what the retention purge rolled up of older ones add up (src/retention/).
+  for (const r of [...otps, ...rolledUp]) {
+    const g = group(r.k);
+    g.sent += r.sent;
+    g.delivered += r.delivered;
+    g.failed += r.failed;
+    g.verified += r.verified;
+  }
+  for (const r of [...messages, ...rolledUp]) group(r.k).messages += r.messages;
   for (const r of charges) Object.assign(group(r.k), { cost: r.cost, held: r.held });
 
   const totals = EMPTY();

@@ -8,6 +8,7 @@ import {
   sql,
 } from 'kysely';
 import { dashboardMigration } from './migrations/dashboard.js';
+import { retentionMigration } from './migrations/retention.js';
 import { templatesMigration } from './migrations/templates.js';
 import { walletMigration } from './migrations/wallet.js';
 import { webhooksMigration } from './migrations/webhooks.js';
@@ -249,6 +250,7 @@ const migrations: Record<string, Migration> = {
   '0004_webhooks': webhooksMigration,
   '0005_wallet': walletMigration,
   '0006_dashboard': dashboardMigration,
+  '0007_retention': retentionMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,4 +1,5 @@
 import type { DashboardTables } from './schema-dashboard.js';
+import type { RetentionTables } from './schema-retention.js';
 import type { TemplatesTables } from './schema-templates.js';
 import type { WalletTables } from './schema-wallet.js';
 import type { WebhooksTables } from './schema-webhooks.js';
@@ -191,7 +192,12 @@ export interface ActivityTable {
   created_at: Ms;
 }
 
-export interface Database extends TemplatesTables, WebhooksTables, WalletTables, DashboardTables {
+export interface Database
+  extends TemplatesTables,
+    WebhooksTables,
+    WalletTables,
+    DashboardTables,
+    RetentionTables {
   meta: MetaTable;
   accounts: AccountTable;
   apps: AppTable;
