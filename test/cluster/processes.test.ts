@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/db.js';
 import {
   ADMIN_TOKEN,
@@ -52,21 +52,41 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
-describe('two processes on one database', () => {
+/** A request with an Idempotency-Key. */
+async function idempotent(url: string, key: string, idempotencyKey: string, body: unknown) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${key}`,
+      'content-type': 'application/json',
+      'idempotency-key': idempotencyKey,
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() };
+}
+
+describe.each([2, 3])('%i processes on one database: every race test holds', (n) => {
+  let processes: ServerProcess[] = [];
   let a: ServerProcess;
   let b: ServerProcess;
-  /** Alternates between the two processes. */
-  const base = (i: number) => (i % 2 === 0 ? a.url : b.url);
+  /** Takes the processes in turn. */
+  const base = (i: number) => processes[i % n]!.url;
 
   beforeAll(async () => {
     const url = await freshDatabaseUrl();
-    // Started together on a fresh database: both migrate and initialise it.
-    [a, b] = await Promise.all([startProcess(url), startProcess(url)]);
+    // Started together on a fresh database: all migrate and initialise it.
+    processes = await Promise.all(Array.from({ length: n }, () => startProcess(url)));
+    [a, b] = processes as [ServerProcess, ServerProcess];
   });
 
-  it('both come up on a fresh database, and only one sets it up', async () => {
-    for (const p of [a, b]) expect((await http(`${p.url}/readyz`, 'GET')).status).toBe(200);
-    expect([a, b].filter((p) => p.output().includes('First run')).length).toBe(1);
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+  });
+
+  it('all come up on a fresh database, and only one sets it up', async () => {
+    for (const p of processes) expect((await http(`${p.url}/readyz`, 'GET')).status).toBe(200);
+    expect(processes.filter((p) => p.output().includes('First run')).length).toBe(1);
     const accounts = await http(`${a.url}/admin/v1/accounts?limit=100`, 'GET', { key: ADMIN_TOKEN });
     expect(accounts.body.data.items.filter((x: { name: string }) => x.name === 'Demo')).toHaveLength(1);
   });
@@ -185,11 +205,11 @@ describe('two processes on one database', () => {
     });
     expect(changed.status).toBe(200);
     const started = Date.now();
-    let n = 211;
+    let next = 211;
     const seen = await until(
       'the other process to apply the new max_attempts',
       async () => {
-        const res = await http(`${b.url}/v1/otp/send`, 'POST', { key, body: { phone: phone(n++) } });
+        const res = await http(`${b.url}/v1/otp/send`, 'POST', { key, body: { phone: phone(next++) } });
         expect(res.status).toBe(201);
         return res.body.data.attempts_remaining === 7 ? res : undefined;
       },
@@ -197,6 +217,38 @@ describe('two processes on one database', () => {
     );
     expect(seen.body.data.attempts_remaining).toBe(7);
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+  it('parallel resends after the cooldown: exactly one accepted', async () => {
+    const { key } = await tenant(a.url, { resend_cooldown: 1 });
+    const sent = await http(`${a.url}/v1/otp/send`, 'POST', { key, body: { phone: phone(300 + n) } });
+    const otpId = sent.body.data.otp_id as string;
+    await new Promise((r) => setTimeout(r, 1_100));
+    const results = await parallel(20, (i) =>
+      http(`${base(i)}/v1/otp/resend`, 'POST', { key, body: { otp_id: otpId } }),
+    );
+    expect(tally(results)).toEqual({ '200': 1, '429 RATE_LIMIT_EXCEEDED': 19 });
+    for (const r of results.filter((x) => x.status === 429)) {
+      expect(r.body.error.scope).toBe('resend_cooldown');
+    }
+    const status = await http(`${b.url}/v1/otp/${otpId}`, 'GET', { key });
+    expect(status.body.data.send_count).toBe(2);
+  });
+
+  it('one Idempotency-Key sent to every process at once: exactly one OTP', async () => {
+    const { key } = await tenant(a.url);
+    const body = { phone: phone(310 + n) };
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => idempotent(`${base(i)}/v1/otp/send`, key, 'cluster-once', body)),
+    );
+    const created = results.filter((r) => r.status === 201 && r.headers['idempotent-replayed'] === undefined);
+    expect(created).toHaveLength(1);
+    for (const r of results) {
+      if (r === created[0]) continue;
+      if (r.status === 409) expect(JSON.parse(r.text).error.code).toBe('IDEMPOTENCY_CONFLICT');
+      else expect(r.text).toBe(created[0]!.text);
+    }
+    const list = await http(`${b.url}/v1/otp?limit=100`, 'GET', { key });
+    expect(list.body.data.items).toHaveLength(1);
   });
 });
 
