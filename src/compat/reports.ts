@@ -3,7 +3,7 @@ import { iso } from '../context.js';
 import { invalid } from '../core/errors.js';
 import { CHANNELS } from '../core/policy.js';
 import type { OtpStatus } from '../otp/record.js';
-import { countOtpsByChannelAndStatus } from '../store/compat.js';
+import { countOtpsByChannelAndStatus, countRolledUpOtpsByChannelAndStatus } from '../store/compat.js';
 import type { Tenant } from '../tenancy/keys.js';
 
 const DAY_MS = 86_400_000;
@@ -30,8 +30,11 @@ export interface OtpReport {
 
 /**
  * The generic OTP API's `/otp/reports`: the key's app's OTPs in [from, to)
- * counted by status and channel, straight from the OTP table (one grouped
- * range scan). otpd's own, fuller report is GET /v1/reports/usage.
+ * counted by status and channel: the OTP table (one grouped range scan) plus
+ * what the retention purge folded into `report_rollups` for the days whose
+ * 00:00 UTC is in the period (as GET /v1/reports/usage counts them), so a
+ * purge leaves the figures of whole days as they were. otpd's own, fuller
+ * report is GET /v1/reports/usage.
  */
 export async function otpReport(
   ctx: Context,
@@ -48,7 +51,11 @@ export async function otpReport(
   const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<OtpStatus, number>;
   const byChannel: Record<string, number> = Object.fromEntries(CHANNELS.map((c) => [c, 0]));
   let total = 0;
-  for (const row of await countOtpsByChannelAndStatus(ctx.store.db, tenant.app.id, { from, to }, now)) {
+  const [live, purged] = await Promise.all([
+    countOtpsByChannelAndStatus(ctx.store.db, tenant.app.id, { from, to }, now),
+    countRolledUpOtpsByChannelAndStatus(ctx.store.db, tenant.app.id, { from, to }),
+  ]);
+  for (const row of [...live, ...purged]) {
     total += row.count;
     byChannel[row.channel] = (byChannel[row.channel] ?? 0) + row.count;
     const status = row.status as OtpStatus;
