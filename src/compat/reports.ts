@@ -4,6 +4,7 @@ import { invalid } from '../core/errors.js';
 import { CHANNELS } from '../core/policy.js';
 import type { OtpStatus } from '../otp/record.js';
 import { countOtpsByChannelAndStatus, countRolledUpOtpsByChannelAndStatus } from '../store/compat.js';
+import { readSnapshot } from '../store/snapshot.js';
 import type { Tenant } from '../tenancy/keys.js';
 
 const DAY_MS = 86_400_000;
@@ -51,10 +52,13 @@ export async function otpReport(
   const byStatus = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<OtpStatus, number>;
   const byChannel: Record<string, number> = Object.fromEntries(CHANNELS.map((c) => [c, 0]));
   let total = 0;
-  const [live, purged] = await Promise.all([
-    countOtpsByChannelAndStatus(ctx.store.db, tenant.app.id, { from, to }, now),
-    countRolledUpOtpsByChannelAndStatus(ctx.store.db, tenant.app.id, { from, to }),
-  ]);
+  // One snapshot: a purge moves rows into the rollups in one transaction.
+  const [live, purged] = await readSnapshot(ctx.store, (db) =>
+    Promise.all([
+      countOtpsByChannelAndStatus(db, tenant.app.id, { from, to }, now),
+      countRolledUpOtpsByChannelAndStatus(db, tenant.app.id, { from, to }),
+    ]),
+  );
   for (const row of [...live, ...purged]) {
     total += row.count;
     byChannel[row.channel] = (byChannel[row.channel] ?? 0) + row.count;

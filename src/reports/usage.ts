@@ -8,6 +8,7 @@ import {
   type ReportDimension,
   rolledUpFigures,
 } from '../store/reports.js';
+import { readSnapshot } from '../store/snapshot.js';
 import { readWallet } from '../store/wallet.js';
 import type { Tenant } from '../tenancy/keys.js';
 
@@ -91,15 +92,17 @@ export async function usageReport(
   }
   const by = input.group_by ?? 'day';
   const range = { from, to };
-  const db = ctx.store.db;
   const appId = tenant.app.id;
-  const [otps, messages, charges, rolledUp, wallet] = await Promise.all([
-    otpFigures(db, ctx.store.dialect, appId, range, by),
-    messageCounts(db, appId, range, by),
-    chargeSums(db, appId, range, by),
-    rolledUpFigures(db, appId, range, by),
-    readWallet(db, tenant.account_id),
-  ]);
+  // One snapshot: a purge moves rows into the rollups in one transaction.
+  const [otps, messages, charges, rolledUp, wallet] = await readSnapshot(ctx.store, (db) =>
+    Promise.all([
+      otpFigures(db, ctx.store.dialect, appId, range, by),
+      messageCounts(db, appId, range, by),
+      chargeSums(db, appId, range, by),
+      rolledUpFigures(db, appId, range, by),
+      readWallet(db, tenant.account_id),
+    ]),
+  );
 
   const groups = new Map<string | number | null, Omit<UsageFigures, 'conversion_rate'>>();
   const group = (k: string | number | null) => {

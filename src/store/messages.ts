@@ -267,15 +267,18 @@ export async function findMessageForReceipt(
 
 /**
  * A message whose submit answer was lost: sent to `provider` for `phone`,
- * outcome unknown, no provider id yet. Only when exactly one fits: with two
- * (a send and its resend) a receipt cannot say which it is about.
+ * outcome unknown, no provider id yet; the oldest when several fit.
  */
 export async function findUnsettledForPhone(
   db: Db,
   provider: string,
   phone: string,
 ): Promise<MessageRow | undefined> {
-  const rows = await db
+  // Several (an OTP's send and its resend, both answers lost): the oldest
+  // submitted takes this receipt and the next receipt the next one. Dropping
+  // the receipt instead had both sent again after reconcile_after (found by
+  // the chaos harness).
+  return db
     .selectFrom('messages')
     .selectAll()
     .where('provider', '=', provider)
@@ -283,9 +286,10 @@ export async function findUnsettledForPhone(
     .where('status', 'in', ['unknown', 'sending'])
     .where('submitted_at', 'is not', null)
     .where('provider_message_id', 'is', null)
-    .limit(2)
-    .execute();
-  return rows.length === 1 ? rows[0] : undefined;
+    .orderBy('submitted_at')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /**

@@ -146,7 +146,11 @@ export type ReportRollup = Insertable<ReportRollupTable>;
  * Adds `rows` to the rollups. Each (app, day, country, channel) at most
  * once per call: PostgreSQL refuses to update one row twice in a statement.
  */
-export async function addRollups(db: Db, rows: ReportRollup[]): Promise<void> {
+export async function addRollups(db: Db, unsorted: ReportRollup[]): Promise<void> {
+  // In key order: two purgers upserting shared rows in different orders deadlocked on PostgreSQL.
+  const key = (r: ReportRollup) =>
+    `${r.app_id}\u0000${String(r.day).padStart(12, '0')}\u0000${r.country}\u0000${r.channel}`;
+  const rows = [...unsorted].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   // 16 values a row: well under either dialect's limit of bound parameters.
   for (let i = 0; i < rows.length; i += 500) {
     await db

@@ -157,8 +157,6 @@ export async function createApp(
 export async function getApp(ctx: Context, id: string): Promise<App> {
   const row = await findApp(ctx.store.db, id);
   if (!row) throw new OtpdError('NOT_FOUND', `No app ${id}.`);
-  // Requests of this process authenticate against the new policy at once (others within a second).
-  forgetCachedKeys(ctx);
   return toApp(row);
 }
 

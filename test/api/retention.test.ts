@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/db.js';
 import type { ActivityTable, MessageTable, OtpTable } from '../../src/store/schema.js';
 import type { ChargeTable } from '../../src/store/schema-wallet.js';
 import type { WebhookDeliveryTable } from '../../src/store/schema-webhooks.js';
-import { ADMIN_TOKEN, codeFromInbox, createHarness, type Harness } from '../harness.js';
+import { ADMIN_TOKEN, backend, codeFromInbox, createHarness, type Harness } from '../harness.js';
 import { approvedTemplate } from '../support/templates.js';
 
 /**
@@ -447,9 +447,10 @@ beforeAll(async () => {
     for (const by of ['day', 'country', 'channel'] as const)
       reportsBefore.set(`${from} ${to} ${by}`, await report(from, to, by));
 
-  // Three purgers at once: two on this store, one on a second store over the same database.
-  const other = await openStore({ url: h.databaseUrl });
-  afterAll(() => other.close());
+  // Three purgers at once: two on this store, one on a second store over the same database
+  // (on PostgreSQL: a second SQLite store in this process would block its event loop on the lock).
+  const other = backend === 'postgres' ? await openStore({ url: h.databaseUrl }) : h.ctx.store;
+  if (other !== h.ctx.store) afterAll(() => other.close());
   const otherCtx: Context = { ...h.ctx, store: other };
   const options = {
     olderThanMs: RETENTION,
