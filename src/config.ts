@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** A bad setting: the message is one line that names it. */
@@ -32,7 +34,22 @@ export interface Config {
   dashboard: DashboardConfig;
   /** OTPD_RETENTION_DAYS: terminal OTPs, messages and log rows older than this are purged (0 = keep all). */
   retentionDays: number;
+  /** OTPD_PROCESSES / `serve --processes`: server processes on this machine (`auto` = one per CPU). */
+  processes: number;
+  /** OTPD_DB_POOL: most PostgreSQL connections a process holds (a CLI command holds 2). */
+  dbPoolSize: number;
+  /** OTPD_DB_TIMEOUT (seconds): the longest a query waits for a pooled PostgreSQL connection (then 503). */
+  dbTimeoutMs: number;
+  /** OTPD_DB_STATEMENT_TIMEOUT (seconds): PostgreSQL's statement_timeout for otpd's queries; 0 = none. */
+  dbStatementTimeoutMs: number;
+  /** OTPD_SHUTDOWN_TIMEOUT (seconds): after SIGTERM, the longest a process drains before it exits anyway. */
+  shutdownTimeoutMs: number;
+  /** OTPD_TRUST_PROXY: which proxies' X-Forwarded-For to believe (Fastify's `trustProxy`); false = none. */
+  trustProxy: TrustProxy;
 }
+
+/** `true` (every hop), a hop count, or the proxies' addresses and CIDR ranges. */
+export type TrustProxy = boolean | number | string[];
 
 export interface DashboardConfig {
   /** OTPD_SMTP_URL (`smtp://user:pass@host:587`, `smtps://…`): where mail goes; unset = the local outbox on the inbox page. */
@@ -53,6 +70,7 @@ export interface ConfigFlags {
   host?: string;
   dataDir?: string;
   databaseUrl?: string;
+  processes?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -116,6 +134,56 @@ export function dashboardConfig(env: Env): DashboardConfig {
     signup: signup === 'open',
     secureCookies: secure === 'auto' ? 'auto' : parseBool(secure, 'OTPD_COOKIE_SECURE', false),
   };
+}
+
+/** OTPD_PROCESSES: a count 1–256, or `auto` for one per CPU. */
+export function parseProcesses(value: string | undefined, name = 'OTPD_PROCESSES'): number {
+  if (value === undefined || value === '') return 1;
+  if (value === 'auto') return availableParallelism();
+  if (!/^\d{1,3}$/.test(value) || Number(value) < 1 || Number(value) > 256) {
+    throw new ConfigError(`${name} must be a number of processes 1–256 or auto, not "${value}".`);
+  }
+  return Number(value);
+}
+
+/** OTPD_TRUST_PROXY: off by default; `true`, a hop count, or comma-separated addresses and CIDRs. */
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value.trim() === '' || /^(0|false|no|off)$/i.test(value)) return false;
+  if (/^(true|yes|on)$/i.test(value)) return true;
+  if (/^\d{1,2}$/.test(value)) return Number(value);
+  const entries = value.split(',').map((s) => s.trim());
+  const valid = (entry: string) => {
+    const [address, bits, extra] = entry.split('/');
+    if (extra !== undefined || !address) return false;
+    const family = isIP(address);
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+  };
+  const bad = entries.find((e) => !valid(e));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `OTPD_TRUST_PROXY must be true, a hop count or comma-separated addresses/CIDRs (10.0.0.0/8,::1), not "${bad}".`,
+    );
+  }
+  return entries;
+}
+
+/** A whole number of `unit` within bounds, or the fallback when unset. */
+function parseWhole(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit: string,
+): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d{1,6}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigError(`${name} must be a whole number of ${unit} ${min}–${max}, not "${value}".`);
+  }
+  return Number(value);
 }
 
 /** Resolves the database setting to a Postgres URL or a SQLite file path. */
@@ -195,5 +263,14 @@ export function loadConfig(env: Env = process.env, flags: ConfigFlags = {}): Con
     deliveryConfigFile: env.OTPD_CONFIG ? resolve(env.OTPD_CONFIG) : undefined,
     dashboard: dashboardConfig(env),
     retentionDays: Number(retention),
+    processes: parseProcesses(
+      flags.processes ?? env.OTPD_PROCESSES,
+      flags.processes ? '--processes' : 'OTPD_PROCESSES',
+    ),
+    dbPoolSize: parseWhole(env, 'OTPD_DB_POOL', 10, 1, 1000, 'connections'),
+    dbTimeoutMs: parseWhole(env, 'OTPD_DB_TIMEOUT', 2, 1, 600, 'seconds') * 1000,
+    dbStatementTimeoutMs: parseWhole(env, 'OTPD_DB_STATEMENT_TIMEOUT', 10, 0, 3600, 'seconds') * 1000,
+    shutdownTimeoutMs: parseWhole(env, 'OTPD_SHUTDOWN_TIMEOUT', 10, 1, 3600, 'seconds') * 1000,
+    trustProxy: parseTrustProxy(env.OTPD_TRUST_PROXY),
   };
 }

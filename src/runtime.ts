@@ -25,12 +25,16 @@ export interface Otpd {
   server: FastifyInstance;
   worker: DeliveryWorker;
   delivery: Delivery;
-  /** Stops taking requests, finishes the work in hand, closes the database. */
+  /**
+   * Stops taking requests and finishes those in flight, while the workers
+   * stop and hand back the jobs they claimed but did not start; then closes
+   * the database. Bounded by the callers (OTPD_SHUTDOWN_TIMEOUT).
+   */
   close(): Promise<void>;
 }
 
 const SWEEP_MS = 5_000;
-/** How often old rows are purged (a small batch each time; safe on every process). */
+/** How often old rows are purged (in small batches until none is left; safe on every process). */
 const RETENTION_MS = 60_000;
 let defaultMetrics = false;
 
@@ -40,7 +44,13 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
   const deliveryConfig = config.deliveryConfigFile
     ? loadDeliveryConfig(config.deliveryConfigFile, PROVIDER_SCHEMAS)
     : EMPTY_DELIVERY;
-  const store = await openStore({ url: config.databaseUrl });
+  const store = await openStore({
+    url: config.databaseUrl,
+    poolSize: config.dbPoolSize,
+    connectTimeoutMs: config.dbTimeoutMs,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    onConnectionError: (error) => log.warn({ error: error.message }, 'an idle database connection broke'),
+  });
   if (!defaultMetrics) {
     collectDefaultMetrics();
     defaultMetrics = true;
@@ -65,6 +75,7 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     adminToken: config.adminToken,
     delivery,
     dashboard: config.dashboard,
+    trustProxy: config.trustProxy,
   });
 
   let sweeper: NodeJS.Timeout | undefined;
@@ -91,10 +102,16 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     sweeper.unref();
     if (config.retentionDays > 0) {
       const olderThanMs = config.retentionDays * 86_400_000;
+      let purging = false;
       retention = setInterval(() => {
-        purgeOldRows(ctx, { olderThanMs }).catch((error) =>
-          log.error({ err: error }, 'retention purge failed'),
-        );
+        // One run at a time: a run goes on until the backlog is gone, which can outlast the interval.
+        if (purging) return;
+        purging = true;
+        purgeOldRows(ctx, { olderThanMs })
+          .catch((error) => log.error({ err: error }, 'retention purge failed'))
+          .finally(() => {
+            purging = false;
+          });
       }, RETENTION_MS);
       retention.unref();
     }
@@ -108,10 +125,9 @@ export async function createOtpd(config: Config, log: Logger): Promise<Otpd> {
     async close() {
       clearInterval(sweeper);
       clearInterval(retention);
-      await server.close();
-      await worker.stop();
-      await webhooks?.close();
-      await wallet?.close();
+      // Webhook attempts still out after half the shutdown budget are handed back.
+      const webhookGrace = Math.max(1_000, config.shutdownTimeoutMs / 2);
+      await Promise.all([server.close(), worker.stop(), webhooks?.close(webhookGrace), wallet?.close()]);
       await delivery.close();
       await store.close();
     },

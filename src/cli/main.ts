@@ -1,12 +1,17 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { ConfigError } from '../config.js';
+import { type ListeningMessage, runPrimary } from '../cluster/primary.js';
+import { type Config, ConfigError } from '../config.js';
+import { systemClock } from '../core/clock.js';
+import { deriveKeyring } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import { loadDeliveryConfig } from '../delivery/config.js';
 import { PROVIDER_SCHEMAS } from '../delivery/registry.js';
 import { createLogger } from '../logger.js';
 import { createOtpd } from '../runtime.js';
+import { openStore } from '../store/db.js';
 import { createAccount, getAccount, listAllAccounts } from '../tenancy/accounts.js';
 import { changeApp, createApp, getApp, listAllApps } from '../tenancy/apps.js';
 import { type InitResult, initialize } from '../tenancy/init.js';
@@ -48,49 +53,109 @@ const program = new Command('otpd')
 program
   .command('serve', { isDefault: true })
   .description('start the server (the default command)')
+  .option(
+    '--processes <n>',
+    'server processes on this machine; auto = one per CPU (OTPD_PROCESSES, default 1)',
+  )
   .action(async (_opts, command: Command) => {
     const cfg = config(command);
     const log = createLogger(cfg.logLevel);
-    if (cfg.secretSource === 'generated') {
-      log.warn(
-        `OTPD_SECRET is not set: generated one into ${cfg.dataDir}/secret (mode 0600). Keep it; codes and keys depend on it.`,
-      );
+    if (cluster.isPrimary && cfg.processes > 1) {
+      if (cfg.databaseUrl === ':memory:') {
+        throw new ConfigError('--processes needs a database file or PostgreSQL, not :memory:.');
+      }
+      await servePrimary(cfg, log);
+    } else {
+      await serveOne(cfg, log);
     }
-    const otpd = await createOtpd(cfg, log);
-    const first = await initialize(otpd.ctx, cfg.adminToken);
-    await otpd.server.listen({ port: cfg.port, host: cfg.host });
-    const address = otpd.server.server.address();
-    const port = typeof address === 'object' && address ? address.port : cfg.port;
-    if (first) process.stdout.write(initBanner(first, port, cfg.host));
-    process.stdout.write(
-      [
-        `otpd ${pkg.version} listening on http://${cfg.host}:${port} (${where(cfg)})`,
-        otpd.delivery.router.configured
-          ? `Delivery: ${[...otpd.delivery.providers.values()]
-              .filter((p) => p.name !== 'inbox')
-              .map((p) => `${p.name} (${p.type})`)
-              .join(', ')}; sandbox messages go to the inbox at /inbox.`
-          : 'No delivery provider is configured: every message goes to the inbox at /inbox.',
-        `API docs at http://${cfg.host}:${port}/docs`,
-        '',
-      ].join('\n'),
-    );
-    let closing = false;
-    const shutdown = (signal: string) => {
-      if (closing) return;
-      closing = true;
-      log.info({ signal }, 'shutting down');
-      otpd.close().then(
-        () => process.exit(0),
-        (error) => {
-          log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
   });
+
+/** Warns about a generated secret, once (the processes of a cluster read the file it wrote). */
+function warnGeneratedSecret(cfg: Config, log: ReturnType<typeof createLogger>) {
+  if (cfg.secretSource === 'generated') {
+    log.warn(
+      `OTPD_SECRET is not set: generated one into ${cfg.dataDir}/secret (mode 0600). Keep it; codes and keys depend on it.`,
+    );
+  }
+}
+
+/** Several processes: migrate and set up once here, then fork the servers (src/cluster/primary.ts). */
+async function servePrimary(cfg: Config, log: ReturnType<typeof createLogger>) {
+  warnGeneratedSecret(cfg, log);
+  const store = await openStore({ url: cfg.databaseUrl, poolSize: 2 });
+  let first: InitResult | null;
+  try {
+    first = await initialize(
+      { store, clock: systemClock, keyring: deriveKeyring(cfg.secret), log, wakeDelivery: () => {} },
+      cfg.adminToken,
+    );
+  } finally {
+    await store.close();
+  }
+  runPrimary({
+    processes: cfg.processes,
+    shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+    log,
+    onListening: (message: ListeningMessage) => {
+      if (first) process.stdout.write(initBanner(first, message.port, cfg.host));
+      const [address, ...rest] = message.lines;
+      const all = address!.replace(/\)$/, `, ${cfg.processes} processes)`);
+      process.stdout.write([all, ...rest, ''].join('\n'));
+    },
+  });
+}
+
+/** One server process: alone, or one of a cluster's. */
+async function serveOne(cfg: Config, log: ReturnType<typeof createLogger>) {
+  if (cluster.isPrimary) warnGeneratedSecret(cfg, log);
+  const otpd = await createOtpd(cfg, log);
+  // In a cluster the primary set it up before forking.
+  const first = cluster.isPrimary ? await initialize(otpd.ctx, cfg.adminToken) : null;
+  await otpd.server.listen({ port: cfg.port, host: cfg.host });
+  const address = otpd.server.server.address();
+  const port = typeof address === 'object' && address ? address.port : cfg.port;
+  const lines = [
+    `otpd ${pkg.version} listening on http://${cfg.host}:${port} (${where(cfg)})`,
+    otpd.delivery.router.configured
+      ? `Delivery: ${[...otpd.delivery.providers.values()]
+          .filter((p) => p.name !== 'inbox')
+          .map((p) => `${p.name} (${p.type})`)
+          .join(', ')}; sandbox messages go to the inbox at /inbox.`
+      : 'No delivery provider is configured: every message goes to the inbox at /inbox.',
+    `API docs at http://${cfg.host}:${port}/docs`,
+  ];
+  if (cluster.isWorker) {
+    process.send?.({ type: 'otpd:listening', port, lines } satisfies ListeningMessage);
+  } else {
+    if (first) process.stdout.write(initBanner(first, port, cfg.host));
+    process.stdout.write([...lines, ''].join('\n'));
+  }
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down');
+    // Draining is bounded: what is still out then is left to its lease (see docs/deploy.md).
+    setTimeout(() => {
+      log.error(
+        { timeout_ms: cfg.shutdownTimeoutMs },
+        'shutdown took longer than OTPD_SHUTDOWN_TIMEOUT: exiting',
+      );
+      process.exit(1);
+    }, cfg.shutdownTimeoutMs).unref();
+    otpd.close().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  // A cluster process whose primary is gone (killed) stops too, cleanly.
+  if (cluster.isWorker) process.on('disconnect', () => shutdown('disconnect'));
+}
 
 program
   .command('init')

@@ -1,4 +1,5 @@
 import { recordActivity } from '../activity/log.js';
+import { releaseMessageClaims } from '../cluster/claims.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../core/group-commit.js';
 import type { Channel, Environment } from '../core/policy.js';
@@ -75,6 +76,11 @@ export type RouteFn = (m: Addressee) => Provider[];
 export class DeliveryWorker {
   private readonly options: WorkerOptions;
   private readonly rounds: Rounds;
+  /** Set by stop(): lanes take no further message, and what they did not take is released. */
+  private stopping = false;
+  /** Settles on stop(): a lane waiting for its provider's throttle stops waiting. */
+  private halted: Promise<void> = new Promise(() => {});
+  private halt = () => {};
 
   constructor(
     private readonly ctx: Context,
@@ -90,6 +96,10 @@ export class DeliveryWorker {
   }
 
   start(): void {
+    this.stopping = false;
+    this.halted = new Promise((resolve) => {
+      this.halt = resolve;
+    });
     this.rounds.start();
   }
 
@@ -98,7 +108,14 @@ export class DeliveryWorker {
     this.rounds.wake();
   }
 
+  /**
+   * Stops after the round in hand: requests already out finish and are
+   * recorded; claimed messages not yet handed to a provider are released
+   * (due again at once, for this process after a restart or another one).
+   */
   stop(): Promise<void> {
+    this.stopping = true;
+    this.halt();
     return this.rounds.stop();
   }
 
@@ -117,13 +134,26 @@ export class DeliveryWorker {
     for (const row of claimed) {
       if (!row.text_ciphertext || row.tries > options.maxTries) {
         await this.fail(row, 'none', 'Too many tries.');
-      } else if (row.otp_id && !pending.has(row.otp_id)) {
+      } else if (row.otp_id && !pending.has(row.otp_id) && row.submitted_at === null) {
         // The code of an OTP that ended (verified, canceled, expired) is not sent.
-        const reason =
-          row.submitted_at === null
-            ? 'The OTP ended before its message was sent.'
-            : 'The OTP ended while the outcome of its message was unknown.';
-        await this.fail(row, 'none', reason, false);
+        await this.fail(row, 'none', 'The OTP ended before its message was sent.', false);
+      } else if (row.otp_id && !pending.has(row.otp_id) && row.was === 'unknown') {
+        // Handed to the provider, its answer lost, no receipt in time, and the
+        // OTP has ended: not sent again, and not failed either (the user may
+        // well have had it; the chaos harness saw exactly that). It counts as
+        // sent: a late receipt still settles it, else the wallet's no_receipt.
+        const provider = this.route(addressee(row)).find((p) => p.name === row.provider) ?? {
+          name: row.provider ?? 'none',
+        };
+        await this.recordHandovers([
+          {
+            row,
+            provider: provider as Provider,
+            result: { provider_message_id: null, status: 'sent' },
+            fallbackAt: null,
+            at: now,
+          },
+        ]);
       } else if (row.was === 'sending' && row.submitted_at !== null) {
         const providers = this.route(addressee(row));
         const previous = providers.find((p) => p.name === row.provider);
@@ -168,6 +198,8 @@ export class DeliveryWorker {
     const record = new GroupCommit((items: Handover[]) => this.recordHandovers(items));
     const recordings: (Promise<void> | undefined)[] = [];
     let recordFailure: unknown;
+    /** Messages a lane took (a submit mark may be on its way for them): never released. */
+    const taken = new Set<string>();
     for (const [provider, rows] of outgoing) {
       const mark = new GroupCommit(async (ids: string[]) => {
         const held = await markSubmitting(ctx.store.db, ids, provider.name, leaseEnd, ctx.clock.now());
@@ -181,9 +213,12 @@ export class DeliveryWorker {
       for (let lane = 0; lane < lanes; lane++) {
         sends.push(
           (async () => {
-            while (next < rows.length) {
+            while (next < rows.length && !this.stopping) {
               const row = rows[next++]!;
-              await provider.ready?.();
+              await Promise.race([provider.ready?.(), this.halted]);
+              // Not taken: released below.
+              if (this.stopping) break;
+              taken.add(row.id);
               if (!(await mark.add(row.id))) continue;
               // The lane goes on with its next message while the answer is written.
               const sent = await this.deliver(row, provider, apps, record);
@@ -199,6 +234,12 @@ export class DeliveryWorker {
     }
     await Promise.all(sends);
     await Promise.all(recordings);
+    if (this.stopping) {
+      const untaken = [...outgoing.values()].flat().filter((row) => !taken.has(row.id));
+      // Only messages no lane took: for those no submit can be in flight.
+      const released = await releaseMessageClaims(ctx.store.db, untaken, leaseEnd, ctx.clock.now());
+      if (released > 0) ctx.log.info({ released }, 'stopping: claimed messages released');
+    }
     if (recordFailure) throw recordFailure;
     return claimed.length;
   }

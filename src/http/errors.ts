@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, type ErrorCode, OtpdError } from '../core/errors.js';
+import { databaseUnavailable } from '../store/db.js';
 
 /** Fastify's own client errors, mapped onto otpd's codes. */
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
@@ -33,6 +34,8 @@ function describe(e: AjvError, field: string): string {
 
 export function toOtpdError(error: FastifyError | Error): OtpdError | undefined {
   if (error instanceof OtpdError) return error;
+  const down = databaseUnavailable(error);
+  if (down) return new OtpdError('SERVICE_UNAVAILABLE', down.message, { retry_after: down.retryAfter });
   const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
   if (fe.validation?.[0]) {
     const first = fe.validation[0];
@@ -62,8 +65,28 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: O
   });
 }
 
+/** While the database is down every request fails alike: one warning per interval says so, not a stack each. */
+const UNAVAILABLE_LOG_MS = 10_000;
+let lastUnavailableLog = 0;
+let unavailableSince = 0;
+
+function warnUnavailable(request: FastifyRequest, error: Error, answer: OtpdError) {
+  unavailableSince++;
+  const now = Date.now();
+  if (now - lastUnavailableLog < UNAVAILABLE_LOG_MS) return;
+  request.log.warn(
+    { error: error.message, error_code: (error as { code?: unknown }).code, requests: unavailableSince },
+    `database unavailable, answering 503: ${answer.message}`,
+  );
+  lastUnavailableLog = now;
+  unavailableSince = 0;
+}
+
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const known = toOtpdError(error);
+  if (known && !(error instanceof OtpdError) && known.code === 'SERVICE_UNAVAILABLE') {
+    warnUnavailable(request, error, known);
+  }
   if (known) return sendError(request, reply, known);
   request.log.error({ err: error }, 'unhandled error');
   return sendError(request, reply, new OtpdError('INTERNAL_ERROR'));

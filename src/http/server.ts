@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { type DashboardConfig, dashboardConfig } from '../config.js';
+import { type DashboardConfig, dashboardConfig, type TrustProxy } from '../config.js';
 import type { Context } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -47,6 +47,16 @@ export interface ServerOptions {
   delivery?: Delivery;
   /** The dashboard's mail, links, sign-up and cookies; read from the environment when not given. */
   dashboard?: DashboardConfig;
+  /** OTPD_TRUST_PROXY: whose X-Forwarded-For gives `request.ip` (limits, logs); none by default. */
+  trustProxy?: TrustProxy;
+}
+
+/** Fastify's `trustProxy`: a hop count trusts that many proxies nearest to otpd (as Fastify does with a number). */
+function trustProxy(
+  setting: TrustProxy | undefined,
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting ?? false;
+  return (_address, hop) => hop < setting;
 }
 
 /** Bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. */
@@ -58,6 +68,9 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
     genReqId: () => newId('req'),
     requestIdHeader: false,
     bodyLimit: BODY_LIMIT,
+    trustProxy: trustProxy(options.trustProxy),
+    // Requests that arrive while closing get our own 503 (the hook below), not Fastify's body.
+    return503OnClosing: false,
     // A URL Fastify cannot decode (`/v1/otp/%ZZ`) still gets the envelope.
     frameworkErrors: (_error, request, reply) =>
       sendError(request, reply, new OtpdError('INVALID_REQUEST', 'The URL is malformed.', { field: 'url' })),
@@ -85,8 +98,30 @@ export async function buildServer(ctx: Context, options: ServerOptions = {}): Pr
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
     body === '' ? done(null, undefined) : parseJson(request, body as string, done),
   );
+  // Once close() began (SIGTERM), the listener is shut and idle connections
+  // closed; a request still arriving on a kept-alive connection is told to
+  // go elsewhere (the load balancer retries it on another process) and its
+  // connection closes. Requests already in flight finish.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // An answer given while closing ends its connection: one kept alive would hold close() up.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      return sendError(
+        request,
+        reply,
+        new OtpdError('SERVICE_UNAVAILABLE', 'This otpd process is shutting down; try again.', {
+          retry_after: 1,
+        }),
+      );
+    }
   });
   app.addHook('preValidation', async (request) => {
     refuseUnsafeInput({ body: request.body, query: request.query, params: request.params });

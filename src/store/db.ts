@@ -12,6 +12,7 @@ import {
 import pg from 'pg';
 import { migrate } from './migrations.js';
 import type { Database } from './schema.js';
+import { SqliteTransactions } from './sqlite-tx.js';
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -35,6 +36,12 @@ export interface StoreOptions {
   url: string;
   /** Largest number of pooled PostgreSQL connections. */
   poolSize?: number;
+  /** How long a query waits for a pooled PostgreSQL connection before it fails (then 503, not a pile-up). */
+  connectTimeoutMs?: number;
+  /** PostgreSQL's statement_timeout for every query but the migrations; 0 = none. */
+  statementTimeoutMs?: number;
+  /** An idle pooled connection broke (the server restarted, say): the pool replaces it on the next query. */
+  onConnectionError?: (error: Error) => void;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -42,9 +49,20 @@ export function isPostgresUrl(url: string): boolean {
 }
 
 export async function openStore(options: StoreOptions): Promise<Store> {
-  const store = isPostgresUrl(options.url) ? openPostgres(options) : openSqlite(options.url);
-  await migrate(store.db as Kysely<unknown>);
-  return store;
+  if (!isPostgresUrl(options.url)) {
+    const store = openSqlite(options.url);
+    await migrate(store.db as Kysely<unknown>);
+    return store;
+  }
+  // Migrations run on a connection of their own, without the statement timeout
+  // (an index on a big table may take minutes); the pool is for everything else.
+  const migrator = openPostgres({ url: options.url, poolSize: 1, statementTimeoutMs: 0 });
+  try {
+    await migrate(migrator.db as Kysely<unknown>);
+  } finally {
+    await migrator.close();
+  }
+  return openPostgres(options);
 }
 
 function openSqlite(file: string): Store {
@@ -58,6 +76,7 @@ function openSqlite(file: string): Store {
   native.pragma('synchronous = NORMAL');
   native.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
+  const transactions = new SqliteTransactions(db);
   return {
     db,
     dialect: 'sqlite',
@@ -65,20 +84,8 @@ function openSqlite(file: string): Store {
     // BEGIN IMMEDIATE takes the write lock up front: a transaction that reads
     // then writes can then never fail with SQLITE_BUSY_SNAPSHOT when another
     // process wrote in between, and all writers queue on busy_timeout.
-    tx: (fn) =>
-      withRetry(() =>
-        db.connection().execute(async (conn) => {
-          await sql`begin immediate`.execute(conn);
-          try {
-            const result = await fn(conn);
-            await sql`commit`.execute(conn);
-            return result;
-          } catch (error) {
-            await sql`rollback`.execute(conn);
-            throw error;
-          }
-        }),
-      ),
+    // Transactions that arrive together share one commit (sqlite-tx.ts).
+    tx: (fn) => transactions.run(fn),
     close: () => db.destroy(),
   };
 }
@@ -104,9 +111,15 @@ function cachingStatements(native: SQLite.Database, size = 500): SqliteDatabase 
 }
 
 function openPostgres(options: StoreOptions): Store {
+  const statementTimeout = options.statementTimeoutMs ?? 0;
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolSize ?? 10,
+    // Bounded: with every connection busy (a slow or unreachable database) a
+    // query fails after this wait instead of queueing requests without end.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+    keepAlive: true,
     // int8 (bigint) columns hold millisecond timestamps and micro-units: safe as numbers.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -115,6 +128,13 @@ function openPostgres(options: StoreOptions): Store {
           : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // Without a listener, an idle connection that breaks (the server restarts)
+  // would crash the process; the pool drops it and connects anew when asked.
+  pool.on('error', (error) => options.onConnectionError?.(error));
+  // The same for a connection that breaks while checked out between two
+  // queries (pg-pool listens only on idle ones): its next query fails (503)
+  // and the pool drops it when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -127,16 +147,90 @@ function openPostgres(options: StoreOptions): Store {
 
 const RETRYABLE = new Set(['40P01', '40001', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT']);
 
+/** SQLITE_BUSY after this long is busy_timeout running out: another wait would only pile requests up. */
+const BUSY_GAVE_UP_MS = 1_000;
+
 async function withRetry<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
     try {
       return await run();
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (attempt >= 5 || !code || !RETRYABLE.has(code)) throw error;
+      if (code.startsWith('SQLITE_BUSY') && Date.now() - started >= BUSY_GAVE_UP_MS) throw error;
       await new Promise((r) => setTimeout(r, attempt * 10 + Math.random() * 20));
     }
   }
+}
+
+/** Why the database cannot answer now, and when to try again. */
+export interface Unavailable {
+  message: string;
+  /** Seconds. */
+  retryAfter: number;
+}
+
+/** PostgreSQL's SQLSTATEs for a server that is down, starting, overloaded, out of space or too slow. */
+const PG_UNAVAILABLE: Record<string, Unavailable> = {
+  '57P01': { message: 'The database is restarting.', retryAfter: 5 },
+  '57P02': { message: 'The database is restarting.', retryAfter: 5 },
+  '57P03': { message: 'The database is starting up.', retryAfter: 5 },
+  '53300': { message: 'The database has too many connections.', retryAfter: 2 },
+  '53100': { message: "The database server's disk is full.", retryAfter: 5 },
+  '53200': { message: 'The database is out of memory.', retryAfter: 5 },
+  '57014': { message: 'The database is too slow to answer.', retryAfter: 2 },
+  '55P03': { message: 'The database is too busy to answer.', retryAfter: 1 },
+};
+const UNREACHABLE: Unavailable = { message: 'The database is not reachable.', retryAfter: 5 };
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+/** node-postgres says these without a code; its messages are all there is to go by. */
+const PG_POOL_MESSAGES: [RegExp, Unavailable][] = [
+  [
+    /timeout exceeded when trying to connect/i,
+    { message: 'The database is too busy to answer.', retryAfter: 1 },
+  ],
+  [/^Connection terminated|not queryable|Cannot use a pool after calling end/i, UNREACHABLE],
+];
+
+/**
+ * Whether `error` says the database cannot serve now (down, restarting,
+ * every connection busy, a statement timed out, SQLite busy past its
+ * timeout, a full disk) rather than that the query was wrong: the API
+ * answers those 503 with Retry-After, never 500. Nothing was written by a
+ * failed statement (the transaction rolls back), so retrying is safe.
+ */
+export function databaseUnavailable(error: unknown): Unavailable | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (PG_UNAVAILABLE[code]) return PG_UNAVAILABLE[code];
+    if (/^08/.test(code) || NETWORK_CODES.has(code)) return UNREACHABLE;
+    if (code === 'SQLITE_FULL') {
+      return { message: 'The disk is full: otpd cannot write to its database.', retryAfter: 5 };
+    }
+    if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN') {
+      return { message: 'The database file cannot be read or written (an I/O error).', retryAfter: 5 };
+    }
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      return { message: 'The database is too busy to answer.', retryAfter: 1 };
+    }
+    if (code.startsWith('SQLITE_READONLY')) {
+      return { message: 'The database file is read-only.', retryAfter: 5 };
+    }
+  }
+  // Connecting to a name with several addresses fails with all of them.
+  if (error instanceof AggregateError && error.errors.some((e) => databaseUnavailable(e))) return UNREACHABLE;
+  for (const [pattern, answer] of PG_POOL_MESSAGES) if (pattern.test(error.message)) return answer;
+  return undefined;
 }
 
 /** A round trip to the database, for readiness checks. */

@@ -1,4 +1,5 @@
 import { recordActivity } from '../activity/log.js';
+import { releaseWebhookClaims } from '../cluster/claims.js';
 import type { Context } from '../context.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { Rounds } from '../core/rounds.js';
@@ -66,6 +67,8 @@ export class WebhookDispatcher {
   readonly options: DispatcherOptions;
   private readonly rounds: Rounds;
   private unsubscribe: (() => void) | undefined;
+  /** Claims whose attempt is out, for stop() to release when it cannot wait for them. */
+  private readonly inFlight = new Map<string, { id: string; tries: number; leaseEnd: number }>();
 
   constructor(
     private readonly ctx: Context,
@@ -93,16 +96,52 @@ export class WebhookDispatcher {
     this.rounds.wake();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops after the round in hand. With `graceMs`, waits that long for the
+   * attempts that are out, then releases their claims (due again at once,
+   * for another process) instead of leaving them to their lease.
+   */
+  async stop(graceMs?: number): Promise<void> {
     this.unsubscribe?.();
-    await this.rounds.stop();
+    const round = this.rounds.stop();
+    if (graceMs === undefined) return round;
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      round.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!late || this.inFlight.size === 0) return;
+    const released = await releaseWebhookClaims(
+      this.ctx.store.db,
+      [...this.inFlight.values()],
+      this.ctx.clock.now(),
+    );
+    this.ctx.log.info({ released }, 'stopping: webhook deliveries still out released');
   }
 
   /** One round: claims what is due and attempts each. Answers how many deliveries were claimed. */
   async drainOnce(): Promise<number> {
     const { ctx, options } = this;
-    const claimed = await claimDueDeliveries(ctx.store, ctx.clock.now(), options.batch, options.leaseMs);
+    const now = ctx.clock.now();
+    const claimed = await claimDueDeliveries(ctx.store, now, options.batch, options.leaseMs);
     if (claimed.length === 0) return 0;
+    for (const row of claimed) {
+      this.inFlight.set(row.id, { id: row.id, tries: row.tries, leaseEnd: now + options.leaseMs });
+    }
+    try {
+      await this.attemptAll(claimed);
+    } finally {
+      // (A settled attempt left in the map meanwhile is safe: releasing is fenced by the claim.)
+      for (const row of claimed) this.inFlight.delete(row.id);
+    }
+    return claimed.length;
+  }
+
+  private async attemptAll(claimed: WebhookDeliveryRow[]): Promise<void> {
+    const { ctx } = this;
     const endpoints = new Map(
       (await findEndpointsById(ctx.store.db, [...new Set(claimed.map((d) => d.endpoint_id))])).map((e) => [
         e.id,
@@ -122,7 +161,6 @@ export class WebhookDispatcher {
         ),
       ),
     );
-    return claimed.length;
   }
 
   private async attempt(
@@ -262,8 +300,8 @@ export class WebhookDispatcher {
 export function startWebhookDispatcher(
   ctx: Context,
   options: Partial<DispatcherOptions> = {},
-): { wake(): void; close(): Promise<void> } {
+): { wake(): void; close(graceMs?: number): Promise<void> } {
   const dispatcher = new WebhookDispatcher(ctx, options);
   dispatcher.start();
-  return { wake: () => dispatcher.wake(), close: () => dispatcher.stop() };
+  return { wake: () => dispatcher.wake(), close: (graceMs) => dispatcher.stop(graceMs) };
 }

@@ -15,20 +15,10 @@ import {
  * once: the guarded debit must hold across processes exactly as within one.
  */
 
+let processes: ServerProcess[] = [];
 let a: ServerProcess;
 let b: ServerProcess;
 let store: Store;
-
-beforeAll(async () => {
-  const url = await freshDatabaseUrl();
-  [a, b] = await Promise.all([startProcess(url), startProcess(url)]);
-  store = await openStore({ url });
-});
-
-afterAll(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await store?.close();
-});
 
 const admin = (method: string, path: string, body?: unknown) =>
   http(`${a.url}${path}`, method, { key: ADMIN_TOKEN, body });
@@ -43,8 +33,20 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
   }
 }
 
-describe('one wallet, two processes', () => {
-  it('a balance worth 10 OTPs and 100 sends split over both: exactly 10 accepted, all captured', async () => {
+describe.each([2, 3])('one wallet, %i processes', (n) => {
+  beforeAll(async () => {
+    const url = await freshDatabaseUrl();
+    processes = await Promise.all(Array.from({ length: n }, () => startProcess(url)));
+    [a, b] = processes as [ServerProcess, ServerProcess];
+    store = await openStore({ url });
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await store?.close();
+  });
+
+  it('a balance worth 10 OTPs and 100 sends split over all: exactly 10 accepted, all captured', async () => {
     const account = await admin('POST', '/admin/v1/accounts', { name: 'Cluster wallet', currency: 'CLW' });
     const accountId = account.body.data.id as string;
     const app = await admin('POST', '/admin/v1/apps', {
@@ -69,13 +71,13 @@ describe('one wallet, two processes', () => {
 
     for (let round = 0; round < 3; round++) {
       const results = await parallel(100, (i) =>
-        http(`${i % 2 === 0 ? a.url : b.url}/v1/otp/send`, 'POST', {
+        http(`${processes[i % n]!.url}/v1/otp/send`, 'POST', {
           key,
           body: { phone: `+9779848${String(round * 100 + i).padStart(6, '0')}` },
         }),
       );
       expect(tally(results)).toEqual({ '201': 10, '402 INSUFFICIENT_BALANCE': 90 });
-      // Both processes' workers deliver (no provider configured: the inbox), each capture once.
+      // Every process's worker delivers (no provider configured: the inbox), each capture once.
       const balance = await until('every hold captured', async () => {
         const res = await http(`${b.url}/v1/balance`, 'GET', { key });
         return res.body.data.held === 0 ? res.body.data : undefined;

@@ -68,6 +68,8 @@ const NO_RUN = new Set<string>([
   'docs/operations.md ini: [Unit]',
   // A server with a setting: the retention itself is tested in test/api/retention.test.ts.
   'docs/operations.md sh: OTPD_RETENTION_DAYS=30 otpd serve',
+  // The chaos harness runs for minutes; its short form is test/cluster/chaos.test.ts.
+  'docs/operations.md sh: npm run chaos',
   // Placeholders for what the first run printed (the test sets these variables itself).
   'docs/quickstart.md sh: export OTPD_KEY=otpd_test_…          # t',
   // Output, layouts and diagrams, not code: the banner is checked by "the first run prints what the README says".
