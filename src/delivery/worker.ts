@@ -1,5 +1,4 @@
 import { recordActivity } from '../activity/log.js';
-import { releaseMessageClaims } from '../cluster/claims.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../core/group-commit.js';
 import type { Channel, Environment } from '../core/policy.js';
@@ -13,6 +12,7 @@ import {
   markMessageSent,
   markMessageUnknown,
   markSubmitting,
+  releaseMessageClaims,
   scheduleMessageRetry,
   takeFallback,
 } from '../store/messages.js';

@@ -419,3 +419,34 @@ export async function listInbox(
   if (filter.appId) q = q.where('app_id', '=', filter.appId);
   return q.execute();
 }
+
+/*
+ * Releasing a claim at shutdown makes its lease end now, as if the process
+ * had died and the lease run out, minus the wait. Fenced by what the claim
+ * set (status `sending`, `tries`, the lease end): one taken again is left alone.
+ */
+/**
+ * Messages claimed by a worker that is stopping and never handed to a
+ * provider (no submit mark was asked for them): due again now.
+ */
+export async function releaseMessageClaims(
+  db: Db,
+  claims: { id: string; tries: number }[],
+  leaseEnd: number,
+  now: number,
+): Promise<number> {
+  let released = 0;
+  for (const claim of claims) {
+    const row = await db
+      .updateTable('messages')
+      .set({ next_try_at: now, updated_at: now })
+      .where('id', '=', claim.id)
+      .where('status', '=', 'sending')
+      .where('tries', '=', claim.tries)
+      .where('next_try_at', '=', leaseEnd)
+      .returning('id')
+      .executeTakeFirst();
+    if (row) released++;
+  }
+  return released;
+}

@@ -317,3 +317,35 @@ export async function requeueDelivery(
     .returningAll()
     .executeTakeFirst();
 }
+
+/*
+ * Releasing a claim at shutdown makes its lease end now, as if the process
+ * had died and the lease run out, minus the wait. Fenced by what the claim
+ * set (status `sending`, `tries`, the lease end): one taken again is left alone.
+ */
+/**
+ * Webhook deliveries whose attempt a stopping dispatcher gives up waiting
+ * for: due again now, the attempt not counted (none was recorded). The
+ * receiver may have had the request already; webhooks are at-least-once
+ * and carry the same `webhook-id` every time.
+ */
+export async function releaseWebhookClaims(
+  db: Db,
+  claims: { id: string; tries: number; leaseEnd: number }[],
+  now: number,
+): Promise<number> {
+  let released = 0;
+  for (const claim of claims) {
+    const row = await db
+      .updateTable('webhook_deliveries')
+      .set((eb) => ({ attempts: eb('attempts', '-', 1), next_try_at: now, updated_at: now }))
+      .where('id', '=', claim.id)
+      .where('status', '=', 'sending')
+      .where('tries', '=', claim.tries)
+      .where('next_try_at', '=', claim.leaseEnd)
+      .returning('id')
+      .executeTakeFirst();
+    if (row) released++;
+  }
+  return released;
+}

@@ -1,5 +1,4 @@
 import { recordActivity } from '../activity/log.js';
-import { releaseWebhookClaims } from '../cluster/claims.js';
 import type { Context } from '../context.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { Rounds } from '../core/rounds.js';
@@ -11,6 +10,7 @@ import {
   findEndpointsById,
   findEventsById,
   insertAttempt,
+  releaseWebhookClaims,
   settleDelivery,
   type WebhookDeliveryRow,
   type WebhookEndpointRow,

@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/http/server.js';
-import { PrivatePostgres } from '../cluster/private-pg.js';
+import { PrivatePostgres } from '../chaos/pg-cluster.js';
 import {
   ADMIN_TOKEN,
   backend,
@@ -153,7 +153,7 @@ describe.runIf(backend === 'postgres')('PostgreSQL: every pooled connection busy
   });
 });
 
-describe.runIf(backend === 'postgres' && PrivatePostgres.binaries() !== undefined)(
+describe.runIf(backend === 'postgres' && PrivatePostgres.available())(
   'PostgreSQL: the server goes down and comes back',
   () => {
     let server: PrivatePostgres;
@@ -161,20 +161,20 @@ describe.runIf(backend === 'postgres' && PrivatePostgres.binaries() !== undefine
     let key: string;
 
     beforeAll(async () => {
-      server = await PrivatePostgres.create();
-      proc = await startProcess(server.url, { OTPD_DB_TIMEOUT: '1' });
+      server = await PrivatePostgres.start();
+      proc = await startProcess(server.url('postgres'), { OTPD_DB_TIMEOUT: '1' });
       key = await tenant(proc.url);
     });
     afterAll(async () => {
       await proc?.stop();
-      server?.destroy();
+      await server?.stop();
     });
 
     it('answers 503 quickly while it is down, and serves again without a restart', async () => {
       expect((await http(`${proc.url}/v1/otp/send`, 'POST', { key, body: { phone: phone(2) } })).status).toBe(
         201,
       );
-      server.stop();
+      await server.halt();
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(proc.child.exitCode, proc.output()).toBeNull();
       for (let i = 0; i < 5; i++) {
@@ -185,7 +185,7 @@ describe.runIf(backend === 'postgres' && PrivatePostgres.binaries() !== undefine
         expect(r.ms).toBeLessThan(2_500);
       }
       expectUnavailable(await http(`${proc.url}/readyz`, 'GET'));
-      server.start();
+      await server.resume();
       const ready = await http(`${proc.url}/readyz`, 'GET');
       expect(ready.status).toBe(200);
       const sent = await http(`${proc.url}/v1/otp/send`, 'POST', { key, body: { phone: phone(3) } });

@@ -9,15 +9,20 @@ import { freePort } from './ports.js';
 const run = promisify(execFile);
 
 /** The newest installed PostgreSQL's bin directory (Debian layout), found rather than assumed. */
-function binDir(): string {
+function findBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
         .filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl')))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  if (versions.length === 0) throw new Error(`no PostgreSQL server binaries under ${root}`);
-  return join(root, versions[0]!, 'bin');
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
+}
+
+function binDir(): string {
+  const bin = findBinDir();
+  if (!bin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
+  return bin;
 }
 
 /**
@@ -34,6 +39,11 @@ export class PrivatePostgres {
     readonly port: number,
     private readonly bin: string,
   ) {}
+
+  /** Whether a private server can be started here (server binaries installed). */
+  static available(): boolean {
+    return findBinDir() !== undefined;
+  }
 
   static async start(): Promise<PrivatePostgres> {
     const bin = binDir();
@@ -69,6 +79,17 @@ export class PrivatePostgres {
     this.restarts++;
   }
 
+  /** Stops the server and keeps its data (`fast` ends the sessions with 57P01, as a failover does). */
+  async halt(): Promise<void> {
+    await this.ctl(['stop', '-w', '-m', 'fast']);
+  }
+
+  /** Starts a halted server again. */
+  async resume(): Promise<void> {
+    await this.ctl(['start', '-w', '-t', '60', '-l', join(this.dir, 'server.log')]);
+  }
+
+  /** Stops the server and deletes it. */
   async stop(): Promise<void> {
     try {
       await this.ctl(['stop', '-w', '-m', 'immediate']);
