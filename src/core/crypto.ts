@@ -4,9 +4,9 @@ import {
   createHash,
   createHmac,
   hkdfSync,
-  randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 /** Keys derived once from OTPD_SECRET; each purpose gets its own key. */
 export interface Keyring {
@@ -61,7 +61,7 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** AES-256-GCM with the record id as associated data: a ciphertext cannot be moved. */
 export function encrypt(keyring: Keyring, plaintext: string, aad: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBytesPooled(12);
   const cipher = createCipheriv('aes-256-gcm', keyring.encryptionKey, iv);
   cipher.setAAD(Buffer.from(aad));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

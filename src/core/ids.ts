@@ -1,16 +1,15 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import { randomByte } from './random.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-/** Base62 text of `bytes` random bytes, by rejection sampling (no modulo bias). */
+/** Base62 text of `length` random characters, by rejection sampling (no modulo bias). */
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      // 248 = 62 * 4: bytes at or above it would bias the alphabet.
-      if (byte < 248) out += BASE62[byte % 62];
-      if (out.length === length) break;
-    }
+    const byte = randomByte();
+    // 248 = 62 * 4: bytes at or above it would bias the alphabet.
+    if (byte < 248) out += BASE62[byte % 62];
   }
   return out;
 }
@@ -51,7 +50,10 @@ export type IdPrefix =
 const RANDOM_CHARS = 14;
 const RANDOM_SPACE = 62n ** BigInt(RANDOM_CHARS);
 /** The last id of each prefix that this process issued: its millisecond and random part. */
-const lastIssued = new Map<IdPrefix, { ms: number; random: bigint }>();
+const lastIssued = new Map<IdPrefix, { ms: number; text: string; random?: bigint }>();
+/** The last millisecond encoded, and its text: ids come in bursts within one. */
+let lastMs = -1;
+let lastMsText = '';
 
 function decodeBase62(text: string): bigint {
   let v = 0n;
@@ -67,10 +69,21 @@ function decodeBase62(text: string): bigint {
  * that order: newest-first lists show events of one millisecond as they happened.
  */
 export function newId(prefix: IdPrefix, nowMs: number = Date.now()): string {
+  if (nowMs !== lastMs) {
+    lastMs = nowMs;
+    lastMsText = encodeBase62(BigInt(nowMs), 8);
+  }
   const last = lastIssued.get(prefix);
-  let random = last?.ms === nowMs ? last.random + 1n + BigInt(randomInt(2 ** 32)) : RANDOM_SPACE;
-  // A new millisecond (or, astronomically rarely, the end of the space): start afresh.
-  if (random >= RANDOM_SPACE) random = decodeBase62(randomBase62(RANDOM_CHARS));
-  lastIssued.set(prefix, { ms: nowMs, random });
-  return `${prefix}_${encodeBase62(BigInt(nowMs), 8)}${encodeBase62(random, RANDOM_CHARS)}`;
+  let text: string | undefined;
+  let random: bigint | undefined;
+  if (last?.ms === nowMs) {
+    random = (last.random ?? decodeBase62(last.text)) + 1n + BigInt(randomInt(2 ** 32));
+    // The end of the space (astronomically rare): start afresh.
+    if (random < RANDOM_SPACE) text = encodeBase62(random, RANDOM_CHARS);
+    else random = undefined;
+  }
+  // A new millisecond: random characters as they come, no arithmetic.
+  text ??= randomBase62(RANDOM_CHARS);
+  lastIssued.set(prefix, { ms: nowMs, text, random });
+  return `${prefix}_${lastMsText}${text}`;
 }

@@ -3,7 +3,7 @@ import { iso } from '../context.js';
 import { OtpdError } from '../core/errors.js';
 import type { Limit, LimitScope, Limits } from '../core/policy.js';
 import type { Db } from '../store/db.js';
-import { readWindows, takeFromWindow } from '../store/rate-limits.js';
+import { readWindows, type Take, takeFromWindows } from '../store/rate-limits.js';
 
 /** Who a send is counted against. */
 export interface SendSubject {
@@ -70,24 +70,24 @@ async function takeScopes(
   subject: SendSubject,
   now: number,
 ): Promise<void> {
+  const takes: (Take & { scope: LimitScope })[] = [];
   for (const scope of scopes) {
     const key = counterKey(scope, subject);
     if (!key) continue;
     const limit = limits[scope];
-    const taken = await takeFromWindow(db, key, limit.max, limit.window * 1000, now);
-    if (!taken) {
-      const window = (await readWindows(db, [key])).get(key);
-      const retryAfter = Math.max(1, Math.ceil(((window?.reset_at ?? now) - now) / 1000));
-      throw new OtpdError(
-        'RATE_LIMIT_EXCEEDED',
-        `Limit ${scope} (${limit.max} per ${limit.window} s) reached.`,
-        {
-          scope,
-          retry_after: retryAfter,
-        },
-      );
-    }
+    takes.push({ scope, key, max: limit.max, windowMs: limit.window * 1000 });
   }
+  const [full] = await takeFromWindows(db, takes, now);
+  if (full === undefined) return;
+  // The first full scope, in the order the scopes are listed, is the one reported.
+  const { scope } = takes.find((t) => t.key === full)!;
+  const limit = limits[scope];
+  const window = (await readWindows(db, [full])).get(full);
+  const retryAfter = Math.max(1, Math.ceil(((window?.reset_at ?? now) - now) / 1000));
+  throw new OtpdError('RATE_LIMIT_EXCEEDED', `Limit ${scope} (${limit.max} per ${limit.window} s) reached.`, {
+    scope,
+    retry_after: retryAfter,
+  });
 }
 
 export interface LimitStatus {

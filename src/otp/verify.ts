@@ -4,7 +4,7 @@ import { type CodeType, normaliseSubmittedCode } from '../core/codes.js';
 import { hashCode, safeEqual } from '../core/crypto.js';
 import { invalid, OtpdError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type { Db } from '../store/db.js';
+import { type Db, readsOf } from '../store/db.js';
 import {
   consumeOtp,
   countAttempt,
@@ -38,7 +38,8 @@ export interface Verified {
 
 /** Finds the OTP a verification is about: by id, or the phone's pending (else latest) one. */
 async function locate(ctx: Context, tenant: Tenant, input: VerifyInput): Promise<OtpRow> {
-  const db = ctx.store.db;
+  // Not behind a write group: the counted attempt below is what is exact.
+  const db = readsOf(ctx.store);
   if (input.otp_id !== undefined) {
     const row = await findOtp(db, tenant.app.id, input.otp_id);
     if (!row) throw new OtpdError('OTP_NOT_FOUND', undefined, { field: 'otp_id' });

@@ -1,11 +1,14 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Db } from './db.js';
+import { preparedInsert } from './prepared.js';
 import type { ActivityTable } from './schema.js';
 
 export type ActivityRow = Selectable<ActivityTable>;
 
+const activityRow = preparedInsert('activity_log');
+
 export async function insertActivity(db: Db, row: Insertable<ActivityTable>): Promise<void> {
-  await db.insertInto('activity_log').values(row).execute();
+  await activityRow(db, row);
 }
 
 export interface ActivityFilter {

@@ -23,6 +23,15 @@ export type DialectName = 'sqlite' | 'postgres';
  */
 export interface Store {
   db: Db;
+  /**
+   * For hot reads outside a transaction (the API key, the OTP a verify is
+   * about) that should not queue behind a write. On SQLite a second,
+   * read-only connection: the writer holds its connection from BEGIN to
+   * COMMIT of a whole group (sqlite-tx.ts), and a read on `db` waited for
+   * all of it. The reader sees what was committed, as such a read did. On
+   * PostgreSQL (and an in-memory SQLite) it is `db`. Use `readsOf(store)`.
+   */
+  read?: Db;
   dialect: DialectName;
   /** Runs `fn` in a write transaction, retrying on deadlock or busy database. */
   tx<T>(fn: (trx: Db) => Promise<T>): Promise<T>;
@@ -30,6 +39,9 @@ export interface Store {
   rowLocks: boolean;
   close(): Promise<void>;
 }
+
+/** Where a hot read outside a transaction goes: the reader if the store has one. */
+export const readsOf = (store: Store): Db => store.read ?? store.db;
 
 export interface StoreOptions {
   /** `postgres://…` or a SQLite file path (`:memory:` for tests). */
@@ -77,8 +89,16 @@ function openSqlite(file: string): Store {
   native.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(native) }) });
   const transactions = new SqliteTransactions(db);
+  // WAL lets a reader run while the writer's transaction is open; it reads the last commit.
+  const reader =
+    file === ':memory:'
+      ? undefined
+      : new Kysely<Database>({
+          dialect: new SqliteDialect({ database: cachingStatements(openReader(file)) }),
+        });
   return {
     db,
+    read: reader ?? db,
     dialect: 'sqlite',
     rowLocks: false,
     // BEGIN IMMEDIATE takes the write lock up front: a transaction that reads
@@ -86,8 +106,17 @@ function openSqlite(file: string): Store {
     // process wrote in between, and all writers queue on busy_timeout.
     // Transactions that arrive together share one commit (sqlite-tx.ts).
     tx: (fn) => transactions.run(fn),
-    close: () => db.destroy(),
+    close: async () => {
+      await reader?.destroy();
+      await db.destroy();
+    },
   };
+}
+
+function openReader(file: string): SQLite.Database {
+  const native = new SQLite(file, { readonly: true, fileMustExist: true });
+  native.pragma('busy_timeout = 5000');
+  return native;
 }
 
 /**
@@ -138,6 +167,7 @@ function openPostgres(options: StoreOptions): Store {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
+    read: db,
     dialect: 'postgres',
     rowLocks: true,
     tx: (fn) => withRetry(() => db.transaction().execute(fn)),

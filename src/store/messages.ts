@@ -1,5 +1,6 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Db, Store } from './db.js';
+import { prepared, preparedInsert } from './prepared.js';
 import type { InboxMessageTable, MessageTable } from './schema.js';
 
 export type MessageRow = Selectable<MessageTable>;
@@ -7,8 +8,10 @@ export type InboxRow = Selectable<InboxMessageTable>;
 /** A claimed message, with the status it had before the claim. */
 export type ClaimedMessage = MessageRow & { was: 'queued' | 'sending' | 'unknown' };
 
+const messageRow = preparedInsert('messages');
+
 export async function insertMessage(db: Db, row: Insertable<MessageTable>): Promise<void> {
-  await db.insertInto('messages').values(row).execute();
+  await messageRow(db, row);
 }
 
 /**
@@ -102,35 +105,60 @@ export async function markMessageSent(
   },
   now: number,
 ): Promise<MessageRow | undefined> {
-  return (
-    db
-      .updateTable('messages')
-      .set({
-        status: result.status,
-        provider: result.provider,
-        provider_message_id: result.provider_message_id,
-        segments: result.segments,
-        error: null,
-        text_ciphertext: null,
-        sent_at: now,
-        delivered_at: result.status === 'delivered' ? now : null,
-        fallback_at: result.status === 'delivered' ? null : result.fallback_at,
-        updated_at: now,
-      })
-      .where('id', '=', id)
-      // A late answer still counts when the message only waits for news of it.
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('status', '=', 'sending'), eb('tries', '=', claim)]),
-          // A `sent` receipt that overtook the answer leaves the provider id to fill in.
-          eb.and([eb('status', '=', 'sent'), eb('tries', '=', claim), eb('provider', '=', result.provider)]),
-          eb.and([eb('status', '=', 'unknown'), eb('provider', '=', result.provider)]),
-        ]),
-      )
-      .returningAll()
-      .executeTakeFirst()
-  );
+  const delivered = result.status === 'delivered';
+  return markSent.first(db, {
+    id,
+    claim,
+    status: result.status,
+    provider: result.provider,
+    provider_message_id: result.provider_message_id,
+    segments: result.segments,
+    sent_at: now,
+    delivered_at: delivered ? now : null,
+    fallback_at: delivered ? null : result.fallback_at,
+  });
 }
+
+const markSent = prepared<
+  {
+    id: string;
+    claim: number;
+    status: string;
+    provider: string;
+    provider_message_id: string | null;
+    segments: number | null;
+    sent_at: number;
+    delivered_at: number | null;
+    fallback_at: number | null;
+  },
+  MessageRow
+>((db, p) =>
+  db
+    .updateTable('messages')
+    .set({
+      status: p.status,
+      provider: p.provider,
+      provider_message_id: p.provider_message_id,
+      segments: p.segments,
+      error: null,
+      text_ciphertext: null,
+      sent_at: p.sent_at,
+      delivered_at: p.delivered_at,
+      fallback_at: p.fallback_at,
+      updated_at: p.sent_at,
+    })
+    .where('id', '=', p.id)
+    // A late answer still counts when the message only waits for news of it.
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'sending'), eb('tries', '=', p.claim)]),
+        // A `sent` receipt that overtook the answer leaves the provider id to fill in.
+        eb.and([eb('status', '=', 'sent'), eb('tries', '=', p.claim), eb('provider', '=', p.provider)]),
+        eb.and([eb('status', '=', 'unknown'), eb('provider', '=', p.provider)]),
+      ]),
+    )
+    .returningAll(),
+);
 
 /** Tries the same provider again at `at` (it did not take the message). */
 export async function scheduleMessageRetry(
@@ -403,12 +431,12 @@ export async function oldestDueAge(db: Db, now: number): Promise<number> {
 
 /** Idempotent on the message id: a redelivered message lands in the inbox once. */
 export async function insertInboxMessage(db: Db, row: Insertable<InboxMessageTable>): Promise<void> {
-  await db
-    .insertInto('inbox_messages')
-    .values(row)
-    .onConflict((oc) => oc.column('message_id').doNothing())
-    .execute();
+  await inboxRow(db, row);
 }
+
+const inboxRow = preparedInsert('inbox_messages', (q) =>
+  q.onConflict((oc) => oc.column('message_id').doNothing()),
+);
 
 export async function listInbox(
   db: Db,

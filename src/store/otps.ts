@@ -1,5 +1,6 @@
 import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Db } from './db.js';
+import { prepared, preparedInsert } from './prepared.js';
 import type { OtpAttemptTable, OtpTable } from './schema.js';
 
 export type OtpRow = Selectable<OtpTable>;
@@ -16,17 +17,23 @@ const PENDING = sql.lit('pending');
 /** Terminal: the code is gone (its recoverable copy wiped) and nothing changes it again. */
 const TERMINAL = { code_ciphertext: null } as const;
 
+const expireDue = prepared<
+  { app_id: string; phone: string; now: number },
+  Pick<OtpRow, 'id' | 'account_id' | 'app_id'>
+>((db, p) =>
+  db
+    .updateTable('otps')
+    .set({ status: 'expired', ...TERMINAL, ended_at: p.now, updated_at: p.now })
+    .where('app_id', '=', p.app_id)
+    .where('phone', '=', p.phone)
+    .where('status', '=', PENDING)
+    .where('expires_at', '<=', p.now)
+    .returning(['id', 'account_id', 'app_id']),
+);
+
 /** Turns pending OTPs of a phone whose time ran out into `expired`; answers their ids. */
 export async function expireDuePending(db: Db, appId: string, phone: string, now: number) {
-  return db
-    .updateTable('otps')
-    .set({ status: 'expired', ...TERMINAL, ended_at: now, updated_at: now })
-    .where('app_id', '=', appId)
-    .where('phone', '=', phone)
-    .where('status', '=', PENDING)
-    .where('expires_at', '<=', now)
-    .returning(['id', 'account_id', 'app_id'])
-    .execute();
+  return expireDue.all(db, { app_id: appId, phone, now });
 }
 
 /**
@@ -34,23 +41,23 @@ export async function expireDuePending(db: Db, appId: string, phone: string, now
  * partial unique index on (app_id, phone) where pending is the race gate:
  * of parallel sends to one phone exactly one row goes in.
  */
+const insertUnlessPending = preparedInsert('otps', (q) => q.onConflict((oc) => oc.doNothing()));
+
 export async function insertOtpIfNoPending(db: Db, row: Insertable<OtpTable>): Promise<boolean> {
-  const result = await db
-    .insertInto('otps')
-    .values(row)
-    .onConflict((oc) => oc.doNothing())
-    .executeTakeFirst();
-  return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  return (await insertUnlessPending(db, row)) > 0;
 }
 
-export async function findPendingOtp(db: Db, appId: string, phone: string): Promise<OtpRow | undefined> {
-  return db
+const pendingOfPhone = prepared<{ app_id: string; phone: string }, OtpRow>((db, p) =>
+  db
     .selectFrom('otps')
     .selectAll()
-    .where('app_id', '=', appId)
-    .where('phone', '=', phone)
-    .where('status', '=', PENDING)
-    .executeTakeFirst();
+    .where('app_id', '=', p.app_id)
+    .where('phone', '=', p.phone)
+    .where('status', '=', PENDING),
+);
+
+export async function findPendingOtp(db: Db, appId: string, phone: string): Promise<OtpRow | undefined> {
+  return pendingOfPhone.first(db, { app_id: appId, phone });
 }
 
 export async function findLatestOtpForPhone(
@@ -80,13 +87,12 @@ export async function isOtpPending(db: Db, id: string, now: number): Promise<boo
   return row !== undefined;
 }
 
+const otpOfApp = prepared<{ app_id: string; id: string }, OtpRow>((db, p) =>
+  db.selectFrom('otps').selectAll().where('app_id', '=', p.app_id).where('id', '=', p.id),
+);
+
 export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
-  return db
-    .selectFrom('otps')
-    .selectAll()
-    .where('app_id', '=', appId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+  return otpOfApp.first(db, { app_id: appId, id });
 }
 
 /**
@@ -94,27 +100,33 @@ export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow
  * the count exact: of N parallel guesses at most `max_attempts` get a row back.
  */
 export async function countAttempt(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
-  return db
-    .updateTable('otps')
-    .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: now }))
-    .where('id', '=', id)
-    .where('status', '=', PENDING)
-    .where('expires_at', '>', now)
-    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
-    .returningAll()
-    .executeTakeFirst();
+  return attempt.first(db, { id, now });
 }
+
+const attempt = prepared<{ id: string; now: number }, OtpRow>((db, p) =>
+  db
+    .updateTable('otps')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: p.now }))
+    .where('id', '=', p.id)
+    .where('status', '=', PENDING)
+    .where('expires_at', '>', p.now)
+    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
+    .returningAll(),
+);
 
 /** Consumes a pending OTP: of parallel correct submissions exactly one gets the row. */
 export async function consumeOtp(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
-  return db
-    .updateTable('otps')
-    .set({ status: 'verified', verified_at: now, ended_at: now, updated_at: now, ...TERMINAL })
-    .where('id', '=', id)
-    .where('status', '=', PENDING)
-    .returningAll()
-    .executeTakeFirst();
+  return consume.first(db, { id, now });
 }
+
+const consume = prepared<{ id: string; now: number }, OtpRow>((db, p) =>
+  db
+    .updateTable('otps')
+    .set({ status: 'verified', verified_at: p.now, ended_at: p.now, updated_at: p.now, ...TERMINAL })
+    .where('id', '=', p.id)
+    .where('status', '=', PENDING)
+    .returningAll(),
+);
 
 /** Ends a pending OTP with `status` (expired, canceled, max_attempts, failed). */
 export async function endOtp(
@@ -211,8 +223,10 @@ export async function listOtps(db: Db, f: OtpFilter): Promise<OtpRow[]> {
   return q.execute();
 }
 
+const attemptRow = preparedInsert('otp_attempts');
+
 export async function insertAttempt(db: Db, row: Insertable<OtpAttemptTable>): Promise<void> {
-  await db.insertInto('otp_attempts').values(row).execute();
+  await attemptRow(db, row);
 }
 
 export async function listAttempts(db: Db, otpId: string): Promise<OtpAttemptRow[]> {

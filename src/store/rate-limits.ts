@@ -1,14 +1,38 @@
 import type { Db } from './db.js';
+import { type Prepared, prepared } from './prepared.js';
 
 export interface Window {
   count: number;
   reset_at: number;
 }
 
+const take = prepared<{ key: string; max: number; reset_at: number; now: number }, Window>((db, p) =>
+  db
+    .insertInto('rate_limits')
+    .values({ key: p.key, count: 1, reset_at: p.reset_at })
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet((eb) => ({
+          count: eb
+            .case()
+            .when('rate_limits.reset_at', '<=', p.now)
+            .then(eb.val(1))
+            .else(eb('rate_limits.count', '+', 1))
+            .end(),
+          reset_at: eb
+            .case()
+            .when('rate_limits.reset_at', '<=', p.now)
+            .then(eb.val(p.reset_at))
+            .else(eb.ref('rate_limits.reset_at'))
+            .end(),
+        }))
+        .where((eb) => eb.or([eb('rate_limits.reset_at', '<=', p.now), eb('rate_limits.count', '<', p.max)])),
+    )
+    .returning(['count', 'reset_at']),
+);
+
 /**
- * (`eb.val`: a bare value in `then` is inlined as a literal, which made every
- * call a new SQL text, prepared anew and evicting the statement cache.)
- *
  * Takes one unit from a counter that holds `max` per `windowMs`, starting its
  * window at the first hit. One guarded upsert: under parallel calls the
  * counter never passes `max`. Answers undefined when the limit is reached.
@@ -20,30 +44,87 @@ export async function takeFromWindow(
   windowMs: number,
   now: number,
 ): Promise<Window | undefined> {
-  return db
-    .insertInto('rate_limits')
-    .values({ key, count: 1, reset_at: now + windowMs })
-    .onConflict((oc) =>
-      oc
-        .column('key')
-        .doUpdateSet((eb) => ({
-          count: eb
-            .case()
-            .when('rate_limits.reset_at', '<=', now)
-            .then(eb.val(1))
-            .else(eb('rate_limits.count', '+', 1))
-            .end(),
-          reset_at: eb
-            .case()
-            .when('rate_limits.reset_at', '<=', now)
-            .then(eb.val(now + windowMs))
-            .else(eb.ref('rate_limits.reset_at'))
-            .end(),
-        }))
-        .where((eb) => eb.or([eb('rate_limits.reset_at', '<=', now), eb('rate_limits.count', '<', max)])),
-    )
-    .returning(['count', 'reset_at'])
-    .executeTakeFirst();
+  return take.first(db, { key, max, reset_at: now + windowMs, now });
+}
+
+export interface Take {
+  key: string;
+  max: number;
+  windowMs: number;
+}
+
+/** One prepared upsert per number of counters taken together. */
+const takeMany = new Map<number, Prepared<Record<string, string | number>, { key: string }>>();
+
+function takeManyOf(n: number) {
+  let query = takeMany.get(n);
+  if (!query) {
+    query = prepared<Record<string, string | number>, { key: string }>((db, p) => {
+      const slot = (name: string, i: number) => p[`${name}${i}`] as never;
+      return db
+        .insertInto('rate_limits')
+        .values(
+          Array.from({ length: n }, (_, i) => ({
+            key: slot('key', i),
+            count: 1,
+            reset_at: slot('reset_at', i),
+          })),
+        )
+        .onConflict((oc) =>
+          oc
+            .column('key')
+            .doUpdateSet((eb) => ({
+              count: eb
+                .case()
+                .when('rate_limits.reset_at', '<=', slot('now', 0))
+                .then(eb.val(1))
+                .else(eb('rate_limits.count', '+', 1))
+                .end(),
+              reset_at: eb
+                .case()
+                .when('rate_limits.reset_at', '<=', slot('now', 0))
+                .then(eb.ref('excluded.reset_at'))
+                .else(eb.ref('rate_limits.reset_at'))
+                .end(),
+            }))
+            .where((eb) => {
+              // Each counter's own max, found by its key.
+              let max = eb
+                .case(eb.ref('rate_limits.key'))
+                .when(eb.val(slot('key', 0)))
+                .then(eb.val(slot('max', 0)));
+              for (let i = 1; i < n; i++) max = max.when(eb.val(slot('key', i))).then(eb.val(slot('max', i)));
+              return eb.or([
+                eb('rate_limits.reset_at', '<=', slot('now', 0)),
+                eb('rate_limits.count', '<', eb.cast<number>(max.end(), 'integer')),
+              ]);
+            }),
+        )
+        .returning('key');
+    });
+    takeMany.set(n, query);
+  }
+  return query;
+}
+
+/**
+ * takeFromWindow for several counters in one statement (one round trip on
+ * PostgreSQL instead of one per counter). Answers the keys that were full,
+ * in the order given; when any is, the caller's transaction must roll back,
+ * since the others were taken. Counters are taken in key order, so that two
+ * transactions taking overlapping sets lock them in the same order.
+ */
+export async function takeFromWindows(db: Db, takes: Take[], now: number): Promise<string[]> {
+  if (takes.length === 0) return [];
+  const sorted = [...takes].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const args: Record<string, string | number> = { now0: now };
+  sorted.forEach((t, i) => {
+    args[`key${i}`] = t.key;
+    args[`max${i}`] = t.max;
+    args[`reset_at${i}`] = now + t.windowMs;
+  });
+  const taken = new Set((await takeManyOf(sorted.length).all(db, args)).map((r) => r.key));
+  return takes.filter((t) => !taken.has(t.key)).map((t) => t.key);
 }
 
 export async function readWindows(db: Db, keys: string[]): Promise<Map<string, Window>> {

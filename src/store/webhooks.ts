@@ -1,5 +1,6 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { Db, Store } from './db.js';
+import { prepared } from './prepared.js';
 import type {
   WebhookAttemptTable,
   WebhookDeliveryTable,
@@ -116,13 +117,32 @@ export async function enabledEndpoints(
   db: Db,
   scope: { appId: string } | { accountId: string },
 ): Promise<Pick<WebhookEndpointRow, 'id' | 'app_id' | 'events'>[]> {
-  const q = db.selectFrom('webhook_endpoints').select(['id', 'app_id', 'events']).where('enabled', '=', 1);
-  return (
-    'appId' in scope ? q.where('app_id', '=', scope.appId) : q.where('account_id', '=', scope.accountId)
-  )
-    .orderBy('id')
-    .execute();
+  return 'appId' in scope
+    ? endpointsOfApp.all(db, { app_id: scope.appId })
+    : endpointsOfAccount.all(db, { account_id: scope.accountId });
 }
+
+const endpointsOfApp = prepared<{ app_id: string }, Pick<WebhookEndpointRow, 'id' | 'app_id' | 'events'>>(
+  (db, p) =>
+    db
+      .selectFrom('webhook_endpoints')
+      .select(['id', 'app_id', 'events'])
+      .where('enabled', '=', 1)
+      .where('app_id', '=', p.app_id)
+      .orderBy('id'),
+);
+
+const endpointsOfAccount = prepared<
+  { account_id: string },
+  Pick<WebhookEndpointRow, 'id' | 'app_id' | 'events'>
+>((db, p) =>
+  db
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'app_id', 'events'])
+    .where('enabled', '=', 1)
+    .where('account_id', '=', p.account_id)
+    .orderBy('id'),
+);
 
 // Events
 

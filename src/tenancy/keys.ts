@@ -6,6 +6,7 @@ import { sha256 } from '../core/crypto.js';
 import { OtpdError } from '../core/errors.js';
 import { encodeBase62, newId, randomBase62 } from '../core/ids.js';
 import type { Environment } from '../core/policy.js';
+import { readsOf } from '../store/db.js';
 import {
   type ApiKeyRow,
   countActiveKeys,
@@ -141,7 +142,7 @@ const KEY_CACHE_MAX = 10_000;
 
 type FoundKey = NonNullable<Awaited<ReturnType<typeof findKeyWithApp>>>;
 interface KeyCache {
-  entries: Map<string, { found: FoundKey; at: number }>;
+  entries: Map<string, { found: FoundKey; at: number; app?: App }>;
   /** Bumped by every local change: a lookup that started before it is not kept. */
   generation: number;
 }
@@ -163,26 +164,31 @@ export function forgetCachedKeys(ctx: Context): void {
   cache.generation++;
 }
 
-async function lookUpKey(ctx: Context, hash: string): Promise<FoundKey | undefined> {
+async function lookUpKey(
+  ctx: Context,
+  hash: string,
+): Promise<{ found: FoundKey; app?: App } | undefined> {
   const cache = keyCacheOf(ctx);
   const at = performance.now();
   const hit = cache.entries.get(hash);
-  if (hit && at - hit.at < KEY_CACHE_MS) return hit.found;
+  if (hit && at - hit.at < KEY_CACHE_MS) return hit;
   const generation = cache.generation;
-  const found = await findKeyWithApp(ctx.store.db, hash);
+  const found = await findKeyWithApp(readsOf(ctx.store), hash);
   if (found && generation === cache.generation) {
     if (cache.entries.size >= KEY_CACHE_MAX) cache.entries.clear();
-    cache.entries.set(hash, { found, at });
-  } else if (!found) {
-    cache.entries.delete(hash);
+    const entry = { found, at };
+    cache.entries.set(hash, entry);
+    return entry;
   }
-  return found;
+  if (!found) cache.entries.delete(hash);
+  return found && { found };
 }
 
 export async function authenticate(ctx: Context, secret: string): Promise<Tenant> {
   if (!isWellFormedKey(secret)) throw new OtpdError('INVALID_API_KEY');
-  const found = await lookUpKey(ctx, sha256(secret));
-  if (!found || found.key_revoked_at !== null) throw new OtpdError('INVALID_API_KEY');
+  const entry = await lookUpKey(ctx, sha256(secret));
+  const found = entry?.found;
+  if (!entry || !found || found.key_revoked_at !== null) throw new OtpdError('INVALID_API_KEY');
   if (found.key_environment !== found.environment) {
     throw new OtpdError(
       'ENVIRONMENT_MISMATCH',
@@ -195,5 +201,7 @@ export async function authenticate(ctx: Context, secret: string): Promise<Tenant
     found.key_last_used_at = now;
     await touchApiKey(ctx.store.db, found.key_id, now);
   }
-  return { account_id: found.account_id, app: toApp(found), key_id: found.key_id };
+  // The app as services read it, made once per cached row (they do not change it).
+  entry.app ??= toApp(found);
+  return { account_id: found.account_id, app: entry.app, key_id: found.key_id };
 }
