@@ -11,6 +11,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { migrate } from './migrations.js';
+import { statementName } from './prepared.js';
 import type { Database } from './schema.js';
 import { SqliteTransactions } from './sqlite-tx.js';
 
@@ -163,7 +164,10 @@ function openPostgres(options: StoreOptions): Store {
   // The same for a connection that breaks while checked out between two
   // queries (pg-pool listens only on idle ones): its next query fails (503)
   // and the pool drops it when it comes back.
-  pool.on('connect', (client) => client.on('error', () => {}));
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+    namePreparedStatements(client);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -173,6 +177,20 @@ function openPostgres(options: StoreOptions): Store {
     tx: (fn) => withRetry(() => db.transaction().execute(fn)),
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Runs otpd's prepared queries (prepared.ts) as named statements on this
+ * connection: PostgreSQL parses and plans each once per connection, not on
+ * every call. Everything else passes through as it came.
+ */
+function namePreparedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const [text, values] = args;
+    const name = args.length === 2 && typeof text === 'string' ? statementName(text) : undefined;
+    return name ? query({ name, text, values }) : query(...args);
+  }) as typeof client.query;
 }
 
 const RETRYABLE = new Set(['40P01', '40001', 'SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT']);

@@ -10,6 +10,43 @@ export type ClaimedMessage = MessageRow & { was: 'queued' | 'sending' | 'unknown
 
 const messageRow = preparedInsert('messages');
 
+/** Every column, named (see OTP_COLUMNS in otps.ts for why). */
+const MESSAGE_COLUMNS = [
+  'id',
+  'account_id',
+  'app_id',
+  'otp_id',
+  'environment',
+  'channel',
+  'phone',
+  'sender_id',
+  'provider',
+  'provider_message_id',
+  'status',
+  'error',
+  'tries',
+  'next_try_at',
+  'text_ciphertext',
+  'created_at',
+  'updated_at',
+  'sent_at',
+  'kind',
+  'country',
+  'locale',
+  'step',
+  'provider_index',
+  'provider_tries',
+  'segments',
+  'submitted_at',
+  'delivered_at',
+  'failed_at',
+  'fallback_at',
+] as const satisfies readonly (keyof MessageRow)[];
+const messageColumnsComplete: Exclude<keyof MessageRow, (typeof MESSAGE_COLUMNS)[number]> extends never
+  ? true
+  : never = true;
+void messageColumnsComplete;
+
 export async function insertMessage(db: Db, row: Insertable<MessageTable>): Promise<void> {
   await messageRow(db, row);
 }
@@ -157,7 +194,7 @@ const markSent = prepared<
         eb.and([eb('status', '=', 'unknown'), eb('provider', '=', p.provider)]),
       ]),
     )
-    .returningAll(),
+    .returning(MESSAGE_COLUMNS),
 );
 
 /** Tries the same provider again at `at` (it did not take the message). */

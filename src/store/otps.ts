@@ -14,6 +14,46 @@ export type OtpAttemptRow = Selectable<OtpAttemptTable>;
  */
 const PENDING = sql.lit('pending');
 
+/**
+ * Every column, named: a prepared statement that returns `*` would fail on
+ * PostgreSQL once a migration adds a column while this process runs ("cached
+ * plan must not change result type"); one with a list goes on working.
+ */
+const OTP_COLUMNS = [
+  'id',
+  'account_id',
+  'app_id',
+  'environment',
+  'phone',
+  'country',
+  'channel',
+  'status',
+  'code_type',
+  'code_length',
+  'code_hmac',
+  'code_ciphertext',
+  'message',
+  'sender_id',
+  'locale',
+  'attempts',
+  'max_attempts',
+  'resend_cooldown',
+  'send_count',
+  'last_sent_at',
+  'expires_at',
+  'reference',
+  'metadata',
+  'ip',
+  'created_at',
+  'updated_at',
+  'verified_at',
+  'ended_at',
+] as const satisfies readonly (keyof OtpRow)[];
+// Fails to compile when OtpTable gains a column the list lacks.
+const otpColumnsComplete: Exclude<keyof OtpRow, (typeof OTP_COLUMNS)[number]> extends never ? true : never =
+  true;
+void otpColumnsComplete;
+
 /** Terminal: the code is gone (its recoverable copy wiped) and nothing changes it again. */
 const TERMINAL = { code_ciphertext: null } as const;
 
@@ -50,7 +90,7 @@ export async function insertOtpIfNoPending(db: Db, row: Insertable<OtpTable>): P
 const pendingOfPhone = prepared<{ app_id: string; phone: string }, OtpRow>((db, p) =>
   db
     .selectFrom('otps')
-    .selectAll()
+    .select(OTP_COLUMNS)
     .where('app_id', '=', p.app_id)
     .where('phone', '=', p.phone)
     .where('status', '=', PENDING),
@@ -88,7 +128,7 @@ export async function isOtpPending(db: Db, id: string, now: number): Promise<boo
 }
 
 const otpOfApp = prepared<{ app_id: string; id: string }, OtpRow>((db, p) =>
-  db.selectFrom('otps').selectAll().where('app_id', '=', p.app_id).where('id', '=', p.id),
+  db.selectFrom('otps').select(OTP_COLUMNS).where('app_id', '=', p.app_id).where('id', '=', p.id),
 );
 
 export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
@@ -111,7 +151,7 @@ const attempt = prepared<{ id: string; now: number }, OtpRow>((db, p) =>
     .where('status', '=', PENDING)
     .where('expires_at', '>', p.now)
     .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
-    .returningAll(),
+    .returning(OTP_COLUMNS),
 );
 
 /** Consumes a pending OTP: of parallel correct submissions exactly one gets the row. */
@@ -125,7 +165,7 @@ const consume = prepared<{ id: string; now: number }, OtpRow>((db, p) =>
     .set({ status: 'verified', verified_at: p.now, ended_at: p.now, updated_at: p.now, ...TERMINAL })
     .where('id', '=', p.id)
     .where('status', '=', PENDING)
-    .returningAll(),
+    .returning(OTP_COLUMNS),
 );
 
 /** Ends a pending OTP with `status` (expired, canceled, max_attempts, failed). */

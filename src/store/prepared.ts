@@ -30,6 +30,17 @@ import type { Database } from './schema.js';
 
 const MARK = '\u0000otpd-slot:';
 
+/**
+ * The SQL texts of prepared queries, each with a short name. On PostgreSQL the
+ * pool's connections run these as named statements (db.ts), so the server
+ * parses and plans each once per connection instead of on every call.
+ */
+const names = new Map<string, string>();
+
+export function statementName(sqlText: string): string | undefined {
+  return names.get(sqlText);
+}
+
 /** The slots of a prepared query: `p.phone` stands for the `phone` argument. */
 export type Slots<A> = { readonly [K in keyof A]: A[K] };
 
@@ -78,6 +89,10 @@ export function prepared<A extends object, R>(build: (db: Db, p: Slots<A>) => Co
         typeof value === 'string' && value.startsWith(MARK) ? value.slice(MARK.length) : undefined,
       );
       found = { sql: query.sql, query: query.query, slots, constants: [...query.parameters] };
+      // Not one that answers `*`: its plan would break when a migration adds a column.
+      if (!names.has(query.sql) && !/\bselect \*|returning \*|\.\*/.test(query.sql)) {
+        names.set(query.sql, `otpd_${names.size + 1}`);
+      }
       byDialect.set(key, found);
     }
     return found;

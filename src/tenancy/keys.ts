@@ -164,10 +164,7 @@ export function forgetCachedKeys(ctx: Context): void {
   cache.generation++;
 }
 
-async function lookUpKey(
-  ctx: Context,
-  hash: string,
-): Promise<{ found: FoundKey; app?: App } | undefined> {
+async function lookUpKey(ctx: Context, hash: string): Promise<{ found: FoundKey; app?: App } | undefined> {
   const cache = keyCacheOf(ctx);
   const at = performance.now();
   const hit = cache.entries.get(hash);

@@ -1,14 +1,17 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, readsOf, type Store } from '../../src/store/db.js';
+import { findOtp } from '../../src/store/otps.js';
 import { prepared, preparedInsert } from '../../src/store/prepared.js';
 import { readWindows, takeFromWindows } from '../../src/store/rate-limits.js';
 import { backend, freshDatabaseUrl } from '../harness.js';
 
 let store: Store;
+let url: string;
 
 beforeAll(async () => {
-  store = await openStore({ url: await freshDatabaseUrl() });
+  url = await freshDatabaseUrl();
+  store = await openStore({ url });
 });
 
 afterAll(async () => {
@@ -166,5 +169,33 @@ describe(`the reader (${backend})`, () => {
     release();
     await tx;
     expect((await readWindows(readsOf(store), ['r:1'])).get('r:1')).toEqual({ count: 1, reset_at: 1 });
+  });
+});
+
+describe(`prepared statements across a migration (${backend})`, () => {
+  it('are named statements on PostgreSQL, and go on working when a migration adds a column', async () => {
+    // One connection, so that what it prepared can be seen from it.
+    const one = await openStore({ url, poolSize: 1 });
+    try {
+      await insertWindow(one.db, { key: 'm:1', count: 2, reset_at: 3 });
+      const read = () => windowsOf.all(one.db, { prefix: 'm:%', min: 0 });
+      const expected = [
+        { key: 'fixed:1', count: 9 },
+        { key: 'm:1', count: 2 },
+      ];
+      expect(await read()).toEqual(expected);
+      expect(await findOtp(one.db, 'app_x', 'otp_none')).toBeUndefined();
+      if (backend === 'postgres') {
+        const named = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(one.db);
+        expect(named.rows.filter((r) => r.name.startsWith('otpd_')).length).toBeGreaterThanOrEqual(3);
+      }
+      // What `otpd migrate` of a newer release does while this process runs.
+      await sql`alter table rate_limits add column extra text`.execute(store.db);
+      await sql`alter table otps add column extra text`.execute(store.db);
+      expect(await read()).toEqual(expected);
+      expect(await findOtp(one.db, 'app_x', 'otp_none')).toBeUndefined();
+    } finally {
+      await one.close();
+    }
   });
 });
