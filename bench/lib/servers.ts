@@ -73,10 +73,25 @@ export interface OtpdOptions {
   cpuProfDir?: string;
 }
 
-/** `node dist/cli/main.js serve` on a free port; resolves once it listens. */
+/**
+ * The node flags of `npm start` (`node --max-old-space-size=256 dist/cli/main.js
+ * serve`), so that the bench runs otpd as an operator does.
+ */
+function startFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const words = scripts.start!.split(/\s+/);
+  return words.slice(1, words.indexOf('dist/cli/main.js'));
+}
+
+/** `node dist/cli/main.js serve` with npm start's flags, on a free port; resolves once it listens. */
 export async function startOtpd(name: string, options: OtpdOptions): Promise<ServerUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otpd-bench-data-'));
-  const nodeFlags = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
+  const nodeFlags = [
+    ...startFlags(),
+    ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
+  ];
   const child = spawn(process.execPath, [...nodeFlags, 'dist/cli/main.js', 'serve'], {
     cwd: ROOT,
     env: {
