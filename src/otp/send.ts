@@ -155,15 +155,19 @@ export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): P
   const text = renderOtpMessage(template, { code, minutes: Math.ceil(expiry / 60), app: app.name });
 
   await ctx.store.tx(async (trx) => {
-    for (const expired of await expireDuePending(trx, app.id, phone.e164, now)) {
-      await recordActivity(trx, now, {
-        account_id: expired.account_id,
-        app_id: expired.app_id,
-        type: 'otp.expired',
-        otp_id: expired.id,
-      });
-    }
     while (!(await insertOtpIfNoPending(trx, row))) {
+      // The phone's pending OTP may be one whose time ran out: it ends now, and
+      // the insert is tried again (the common case, no pending OTP, costs one statement).
+      const expired = await expireDuePending(trx, app.id, phone.e164, now);
+      for (const e of expired) {
+        await recordActivity(trx, now, {
+          account_id: e.account_id,
+          app_id: e.app_id,
+          type: 'otp.expired',
+          otp_id: e.id,
+        });
+      }
+      if (expired.length > 0) continue;
       const active = await findPendingOtp(trx, app.id, phone.e164);
       // The one we collided with may have ended in between: then try again.
       if (active) {
