@@ -1,4 +1,4 @@
-import { recordActivity } from '../activity/log.js';
+import { recordActivities, recordActivity } from '../activity/log.js';
 import type { Context } from '../context.js';
 import { GroupCommit } from '../core/group-commit.js';
 import type { Channel, Environment } from '../core/policy.js';
@@ -9,7 +9,7 @@ import {
   claimDueMessages,
   dueFallbacks,
   markMessageFailed,
-  markMessageSent,
+  markMessagesSent,
   markMessageUnknown,
   markSubmitting,
   releaseMessageClaims,
@@ -332,43 +332,41 @@ export class DeliveryWorker {
   private async recordHandovers(items: Handover[]): Promise<boolean[]> {
     const { ctx } = this;
     return ctx.store.tx(async (trx) => {
-      const recorded: boolean[] = [];
-      for (const { row, provider, result, fallbackAt, at: now } of items) {
-        const sent = await markMessageSent(
-          trx,
-          row.id,
-          row.tries,
-          {
-            provider: provider.name,
-            provider_message_id: result.provider_message_id,
-            status: result.status,
-            segments: result.segments ?? null,
-            fallback_at: fallbackAt,
-          },
-          now,
-        );
-        recorded.push(sent !== undefined);
-        if (!sent) continue;
-        await recordActivity(trx, now, {
+      // One statement marks them all, one logs them all: a round trip each on PostgreSQL.
+      const updated = await markMessagesSent(
+        trx,
+        items.map(({ row, provider, result, fallbackAt, at }) => ({
+          id: row.id,
+          claim: row.tries,
+          provider: provider.name,
+          provider_message_id: result.provider_message_id,
+          status: result.status,
+          segments: result.segments ?? null,
+          fallback_at: fallbackAt,
+          at,
+        })),
+      );
+      const byId = new Map(updated.map((r) => [r.id, r]));
+      const entries: Parameters<typeof recordActivities>[1] = [];
+      for (const { row, provider, result, at } of items) {
+        if (!byId.has(row.id)) continue;
+        const base = {
+          at,
           account_id: row.account_id,
           app_id: row.app_id,
-          type: 'message.sent',
           ...(row.otp_id ? { otp_id: row.otp_id } : {}),
           detail: { message_id: row.id, kind: row.kind, provider: provider.name, channel: row.channel },
-        });
-        if (result.status === 'delivered') {
-          // The provider delivered it on the spot (the inbox): no receipt will follow.
-          await recordActivity(trx, now, {
-            account_id: row.account_id,
-            app_id: row.app_id,
-            type: 'message.delivered',
-            ...(row.otp_id ? { otp_id: row.otp_id } : {}),
-            detail: { message_id: row.id, kind: row.kind, provider: provider.name, channel: row.channel },
-          });
-        }
-        await settleCharge(ctx, trx, sent, result.status, now);
+        };
+        entries.push({ ...base, type: 'message.sent' });
+        // The provider delivered it on the spot (the inbox): no receipt will follow.
+        if (result.status === 'delivered') entries.push({ ...base, type: 'message.delivered' });
       }
-      return recorded;
+      await recordActivities(trx, entries);
+      for (const { row, result, at } of items) {
+        const sent = byId.get(row.id);
+        if (sent) await settleCharge(ctx, trx, sent, result.status, at);
+      }
+      return items.map(({ row }) => byId.has(row.id));
     });
   }
 

@@ -11,6 +11,16 @@ export async function insertActivity(db: Db, row: Insertable<ActivityTable>): Pr
   await activityRow(db, row);
 }
 
+/** Many entries, in statements of up to 500 rows. */
+export async function insertActivities(db: Db, rows: Insertable<ActivityTable>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('activity_log')
+      .values(rows.slice(i, i + 500))
+      .execute();
+  }
+}
+
 export interface ActivityFilter {
   appId: string;
   type?: string;

@@ -1,6 +1,6 @@
-import type { Insertable, Selectable } from 'kysely';
+import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Db, Store } from './db.js';
-import { prepared, preparedInsert } from './prepared.js';
+import { preparedInsert } from './prepared.js';
 import type { InboxMessageTable, MessageTable } from './schema.js';
 
 export type MessageRow = Selectable<MessageTable>;
@@ -128,74 +128,56 @@ export async function markSubmitting(
  * again can no longer overwrite the newer claim's state.
  */
 
-/** Marks a claimed message handed over; the text copy is wiped. */
-export async function markMessageSent(
-  db: Db,
-  id: string,
-  claim: number,
-  result: {
-    provider: string;
-    provider_message_id: string | null;
-    status: 'sent' | 'delivered';
-    segments: number | null;
-    fallback_at: number | null;
-  },
-  now: number,
-): Promise<MessageRow | undefined> {
-  const delivered = result.status === 'delivered';
-  return markSent.first(db, {
-    id,
-    claim,
-    status: result.status,
-    provider: result.provider,
-    provider_message_id: result.provider_message_id,
-    segments: result.segments,
-    sent_at: now,
-    delivered_at: delivered ? now : null,
-    fallback_at: delivered ? null : result.fallback_at,
-  });
+export interface SentMark {
+  id: string;
+  claim: number;
+  provider: string;
+  provider_message_id: string | null;
+  status: 'sent' | 'delivered';
+  segments: number | null;
+  fallback_at: number | null;
+  /** When the provider took it. */
+  at: number;
 }
 
-const markSent = prepared<
-  {
-    id: string;
-    claim: number;
-    status: string;
-    provider: string;
-    provider_message_id: string | null;
-    segments: number | null;
-    sent_at: number;
-    delivered_at: number | null;
-    fallback_at: number | null;
-  },
-  MessageRow
->((db, p) =>
-  db
-    .updateTable('messages')
-    .set({
-      status: p.status,
-      provider: p.provider,
-      provider_message_id: p.provider_message_id,
-      segments: p.segments,
-      error: null,
-      text_ciphertext: null,
-      sent_at: p.sent_at,
-      delivered_at: p.delivered_at,
-      fallback_at: p.fallback_at,
-      updated_at: p.sent_at,
-    })
-    .where('id', '=', p.id)
-    // A late answer still counts when the message only waits for news of it.
-    .where((eb) =>
-      eb.or([
-        eb.and([eb('status', '=', 'sending'), eb('tries', '=', p.claim)]),
-        // A `sent` receipt that overtook the answer leaves the provider id to fill in.
-        eb.and([eb('status', '=', 'sent'), eb('tries', '=', p.claim), eb('provider', '=', p.provider)]),
-        eb.and([eb('status', '=', 'unknown'), eb('provider', '=', p.provider)]),
-      ]),
-    )
-    .returning(MESSAGE_COLUMNS),
-);
+/**
+ * Marks claimed messages handed over, in one statement (one round trip on
+ * PostgreSQL instead of one per message); each text copy is wiped. A late
+ * answer still counts when the message only waits for news of it, and a
+ * `sent` receipt that overtook the answer leaves the provider id to fill in.
+ * Answers the rows it updated; a message missing from them no longer held
+ * its claim. Rows are updated in id order (several workers lock alike).
+ */
+export async function markMessagesSent(db: Db, marks: SentMark[]): Promise<MessageRow[]> {
+  if (marks.length === 0) return [];
+  const sorted = [...marks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Typed casts: PostgreSQL types a bare parameter in VALUES as text.
+  const rows = sorted.map(
+    (m) =>
+      sql`(cast(${m.id} as text), cast(${m.claim} as bigint), cast(${m.provider} as text), cast(${m.provider_message_id} as text), cast(${m.status} as text), cast(${m.segments} as bigint), cast(${m.fallback_at} as bigint), cast(${m.at} as bigint))`,
+  );
+  const columns = sql.join(MESSAGE_COLUMNS.map((c) => sql.ref(c)));
+  const result = await sql<MessageRow>`
+    with v(v_id, v_claim, v_provider, v_pmid, v_status, v_segments, v_fallback_at, v_at) as (values ${sql.join(rows)})
+    update messages set
+      status = v.v_status,
+      provider = v.v_provider,
+      provider_message_id = v.v_pmid,
+      segments = v.v_segments,
+      error = null,
+      text_ciphertext = null,
+      sent_at = v.v_at,
+      delivered_at = case when v.v_status = 'delivered' then v.v_at else null end,
+      fallback_at = case when v.v_status = 'delivered' then null else v.v_fallback_at end,
+      updated_at = v.v_at
+    from v
+    where messages.id = v.v_id
+      and ((messages.status = 'sending' and messages.tries = v.v_claim)
+        or (messages.status = 'sent' and messages.tries = v.v_claim and messages.provider = v.v_provider)
+        or (messages.status = 'unknown' and messages.provider = v.v_provider))
+    returning ${columns}`.execute(db);
+  return result.rows;
+}
 
 /** Tries the same provider again at `at` (it did not take the message). */
 export async function scheduleMessageRetry(
@@ -469,6 +451,18 @@ export async function oldestDueAge(db: Db, now: number): Promise<number> {
 /** Idempotent on the message id: a redelivered message lands in the inbox once. */
 export async function insertInboxMessage(db: Db, row: Insertable<InboxMessageTable>): Promise<void> {
   await inboxRow(db, row);
+}
+
+export type InboxInsert = Insertable<InboxMessageTable>;
+
+/** insertInboxMessage for many rows in one statement. */
+export async function insertInboxMessages(db: Db, rows: InboxInsert[]): Promise<void> {
+  if (rows.length === 1) return insertInboxMessage(db, rows[0]!);
+  await db
+    .insertInto('inbox_messages')
+    .values(rows)
+    .onConflict((oc) => oc.column('message_id').doNothing())
+    .execute();
 }
 
 const inboxRow = preparedInsert('inbox_messages', (q) =>
