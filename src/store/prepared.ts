@@ -71,6 +71,8 @@ export interface Prepared<A, R> {
   all(db: Db, args: A): Promise<R[]>;
   /** How many rows an insert, update or delete touched. */
   affected(db: Db, args: A): Promise<number>;
+  /** The SQL and parameters a call runs (for EXPLAIN in tests and when debugging a plan). */
+  compiled(db: Db, args: A): { sql: string; parameters: unknown[] };
 }
 
 export function prepared<A extends object, R>(build: (db: Db, p: Slots<A>) => Compilable<R>): Prepared<A, R> {
@@ -98,21 +100,28 @@ export function prepared<A extends object, R>(build: (db: Db, p: Slots<A>) => Co
     return found;
   };
   const queryId = createQueryId();
-  const run = (db: Db, args: A): Promise<QueryResult<R>> => {
-    const c = compiled(db);
+  const bind = (c: Compiled, args: A): unknown[] => {
     const values = args as Record<string, unknown>;
     const parameters = new Array<unknown>(c.slots.length);
     for (let i = 0; i < c.slots.length; i++) {
       const slot = c.slots[i];
       parameters[i] = slot === undefined ? c.constants[i] : (values[slot] ?? null);
     }
-    return db.executeQuery<R>({ sql: c.sql, parameters, query: c.query, queryId });
+    return parameters;
+  };
+  const run = (db: Db, args: A): Promise<QueryResult<R>> => {
+    const c = compiled(db);
+    return db.executeQuery<R>({ sql: c.sql, parameters: bind(c, args), query: c.query, queryId });
   };
   return {
     run,
     first: async (db, args) => (await run(db, args)).rows[0],
     all: async (db, args) => (await run(db, args)).rows,
     affected: async (db, args) => Number((await run(db, args)).numAffectedRows ?? 0),
+    compiled: (db, args) => {
+      const c = compiled(db);
+      return { sql: c.sql, parameters: bind(c, args) };
+    },
   };
 }
 
