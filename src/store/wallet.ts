@@ -1,4 +1,4 @@
-import type { Insertable, Selectable } from 'kysely';
+import { type Insertable, type Selectable, sql } from 'kysely';
 import type { Db } from './db.js';
 import type { ChargeTable, LedgerEntryTable, PriceTable, WalletSettingsTable } from './schema-wallet.js';
 
@@ -164,11 +164,16 @@ export async function dueCharges(
   sentBefore: number,
   limit: number,
 ): Promise<{ message_id: string; status: string }[]> {
+  // Open holds drive the join (CROSS JOIN fixes SQLite's order; it keeps no
+  // statistics and walked every delivered message instead: 0.5 s at 2M
+  // stored, the event loop blocked), and 'held' is a literal so that the
+  // partial index charges_held_age serves the order.
   return db
     .selectFrom('charges')
-    .innerJoin('messages', 'messages.id', 'charges.message_id')
+    .crossJoin('messages')
+    .whereRef('messages.id', '=', 'charges.message_id')
     .select(['charges.message_id', 'messages.status'])
-    .where('charges.state', '=', 'held')
+    .where('charges.state', '=', sql.lit('held'))
     .where((eb) =>
       eb.or([
         eb.and([eb('messages.status', '=', 'sent'), eb('messages.sent_at', '<=', sentBefore)]),
