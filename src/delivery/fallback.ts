@@ -7,7 +7,7 @@ import { canReceiveText, parsePhone } from '../core/phone.js';
 import type { Channel, Environment } from '../core/policy.js';
 import type { Db } from '../store/db.js';
 import { hasLiveMessage, type MessageRow } from '../store/messages.js';
-import { endOtp } from '../store/otps.js';
+import { endOtp, findPendingById } from '../store/otps.js';
 import { findApp } from '../store/tenancy.js';
 import { toApp } from '../tenancy/apps.js';
 import { queueMessage } from './outbox.js';
@@ -19,13 +19,7 @@ import { queueMessage } from './outbox.js';
  */
 export async function queueFallback(ctx: Context, db: Db, row: MessageRow, now: number): Promise<boolean> {
   if (row.kind !== 'otp' || !row.otp_id) return false;
-  const otp = await db
-    .selectFrom('otps')
-    .selectAll()
-    .where('id', '=', row.otp_id)
-    .where('status', '=', 'pending')
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
+  const otp = await findPendingById(db, row.otp_id, now);
   if (!otp?.code_ciphertext) return false;
   const appRow = await findApp(db, row.app_id);
   if (!appRow) return false;

@@ -16,6 +16,7 @@ import {
   scheduleMessageRetry,
   takeFallback,
 } from '../store/messages.js';
+import { pendingAmong } from '../store/otps.js';
 import { findApp } from '../store/tenancy.js';
 import { type App, toApp } from '../tenancy/apps.js';
 import { settleCharge } from '../wallet/charges.js';
@@ -247,15 +248,7 @@ export class DeliveryWorker {
   /** Of the claimed messages' OTPs, those still pending. */
   private async pendingOtps(rows: ClaimedMessage[], now: number): Promise<Set<string>> {
     const ids = [...new Set(rows.map((r) => r.otp_id).filter((id): id is string => id !== null))];
-    if (ids.length === 0) return new Set();
-    const found = await this.ctx.store.db
-      .selectFrom('otps')
-      .select('id')
-      .where('id', 'in', ids)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .execute();
-    return new Set(found.map((r) => r.id));
+    return pendingAmong(this.ctx.store.db, ids, now);
   }
 
   private async appOf(row: ClaimedMessage, apps: Map<string, App | undefined>): Promise<App | undefined> {

@@ -142,6 +142,34 @@ const otpOfApp = prepared<{ app_id: string; id: string }, OtpRow>((db, p) =>
   db.selectFrom('otps').select(OTP_COLUMNS).where('app_id', '=', p.app_id).where('id', '=', p.id),
 );
 
+/**
+ * Of these OTPs, the ids of those still pending (the worker skips messages of
+ * the others). By primary key: with `status = ?` SQLite walked every pending
+ * OTP for each batch, and the worker slowed down as pending OTPs piled up.
+ */
+export async function pendingAmong(db: Db, ids: string[], now: number): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const found = await db
+    .selectFrom('otps')
+    .select('id')
+    .where('id', 'in', ids)
+    .where(IS_PENDING)
+    .where('expires_at', '>', now)
+    .execute();
+  return new Set(found.map((r) => r.id));
+}
+
+/** A pending OTP by id, with everything (its code's recoverable copy for a fallback message). */
+export async function findPendingById(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
+  return db
+    .selectFrom('otps')
+    .select(OTP_COLUMNS)
+    .where('id', '=', id)
+    .where(IS_PENDING)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+}
+
 export async function findOtp(db: Db, appId: string, id: string): Promise<OtpRow | undefined> {
   return otpOfApp.first(db, { app_id: appId, id });
 }
