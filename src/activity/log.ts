@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { iso } from '../context.js';
 import { newId } from '../core/ids.js';
 import { type Page, pageOf } from '../core/pagination.js';
-import { insertActivities, insertActivity, listActivityRows } from '../store/activity.js';
+import { insertActivities, listActivityRows } from '../store/activity.js';
 import type { Db } from '../store/db.js';
 import { enqueueWebhookEvents } from '../webhooks/events.js';
 
@@ -75,15 +75,10 @@ export async function recordActivities(db: Db, entries: (NewActivity & { at: num
     detail: entry.detail ?? {},
     created_at: entry.at,
   }));
-  if (rows.length === 1) {
-    const row = rows[0]!;
-    await insertActivity(db, { ...row, detail: JSON.stringify(row.detail) });
-  } else {
-    await insertActivities(
-      db,
-      rows.map((row) => ({ ...row, detail: JSON.stringify(row.detail) })),
-    );
-  }
+  await insertActivities(
+    db,
+    rows.map((row) => ({ ...row, detail: JSON.stringify(row.detail) })),
+  );
   for (const row of rows) {
     await enqueueWebhookEvents(db, {
       id: row.id,

@@ -11,8 +11,9 @@ export async function insertActivity(db: Db, row: Insertable<ActivityTable>): Pr
   await activityRow(db, row);
 }
 
-/** Many entries, in statements of up to 500 rows. */
+/** Many entries, in statements of up to 500 rows (one, the common case, prepared). */
 export async function insertActivities(db: Db, rows: Insertable<ActivityTable>[]): Promise<void> {
+  if (rows.length === 1) return insertActivity(db, rows[0]!);
   for (let i = 0; i < rows.length; i += 500) {
     await db
       .insertInto('activity_log')

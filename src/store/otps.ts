@@ -126,18 +126,6 @@ export async function findLatestOtpForPhone(
     .executeTakeFirst();
 }
 
-/** Whether an OTP can still be verified (its message is still worth sending). */
-export async function isOtpPending(db: Db, id: string, now: number): Promise<boolean> {
-  const row = await db
-    .selectFrom('otps')
-    .select('id')
-    .where('id', '=', id)
-    .where(IS_PENDING)
-    .where('expires_at', '>', now)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 const otpOfApp = prepared<{ app_id: string; id: string }, OtpRow>((db, p) =>
   db.selectFrom('otps').select(OTP_COLUMNS).where('app_id', '=', p.app_id).where('id', '=', p.id),
 );
@@ -193,10 +181,10 @@ const attempt = prepared<{ id: string; now: number }, OtpRow>((db, p) =>
     .returning(OTP_COLUMNS),
 );
 
-/** Consumes a pending OTP: of parallel correct submissions exactly one gets the row. */
 /** The statements that find an OTP by id, for tests of their plans. */
 export const otpByIdStatements = { countAttempt: () => attempt, consume: () => consume };
 
+/** Consumes a pending OTP: of parallel correct submissions exactly one gets the row. */
 export async function consumeOtp(db: Db, id: string, now: number): Promise<OtpRow | undefined> {
   return consume.first(db, { id, now });
 }

@@ -6,36 +6,10 @@ export interface Window {
   reset_at: number;
 }
 
-const take = prepared<{ key: string; max: number; reset_at: number; now: number }, Window>((db, p) =>
-  db
-    .insertInto('rate_limits')
-    .values({ key: p.key, count: 1, reset_at: p.reset_at })
-    .onConflict((oc) =>
-      oc
-        .column('key')
-        .doUpdateSet((eb) => ({
-          count: eb
-            .case()
-            .when('rate_limits.reset_at', '<=', p.now)
-            .then(eb.val(1))
-            .else(eb('rate_limits.count', '+', 1))
-            .end(),
-          reset_at: eb
-            .case()
-            .when('rate_limits.reset_at', '<=', p.now)
-            .then(eb.val(p.reset_at))
-            .else(eb.ref('rate_limits.reset_at'))
-            .end(),
-        }))
-        .where((eb) => eb.or([eb('rate_limits.reset_at', '<=', p.now), eb('rate_limits.count', '<', p.max)])),
-    )
-    .returning(['count', 'reset_at']),
-);
-
 /**
  * Takes one unit from a counter that holds `max` per `windowMs`, starting its
- * window at the first hit. One guarded upsert: under parallel calls the
- * counter never passes `max`. Answers undefined when the limit is reached.
+ * window at the first hit (takeFromWindows of one counter). Under parallel
+ * calls the counter never passes `max`. Answers false when the limit is reached.
  */
 export async function takeFromWindow(
   db: Db,
@@ -43,8 +17,8 @@ export async function takeFromWindow(
   max: number,
   windowMs: number,
   now: number,
-): Promise<Window | undefined> {
-  return take.first(db, { key, max, reset_at: now + windowMs, now });
+): Promise<boolean> {
+  return (await takeFromWindows(db, [{ key, max, windowMs }], now)).length === 0;
 }
 
 export interface Take {
@@ -108,8 +82,10 @@ function takeManyOf(n: number) {
 }
 
 /**
- * takeFromWindow for several counters in one statement (one round trip on
- * PostgreSQL instead of one per counter). Answers the keys that were full,
+ * Takes one unit from each counter, each holding its `max` per its
+ * `windowMs` from its first hit, in one guarded upsert (one round trip on
+ * PostgreSQL instead of one per counter): under parallel calls no counter
+ * ever passes its `max`. Answers the keys that were full,
  * in the order given; when any is, the caller's transaction must roll back,
  * since the others were taken. Counters are taken in key order, so that two
  * transactions taking overlapping sets lock them in the same order.
